@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libspan C ABI, for QEMU and other C users.
+ *
+ * A member connects to spand, receives the span VM's guest-memory fd, the
+ * channel fd (shared-memory rings, mapped by the library) and doorbell
+ * eventfds, and then exchanges struct span_msg_hdr-framed messages with its
+ * peers (rings) and with spand (UNIX socket).  Functions return 0 or a
+ * negative errno unless documented otherwise.  A struct span_member is not
+ * thread-safe: use it from one thread, or serialise calls.
+ */
+#ifndef SPAN_LIBSPAN_H
+#define SPAN_LIBSPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/span.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPAN_DEFAULT_SOCKET "/run/span/spand.sock"
+
+/* Why span_validate() rejected a message.  0 means valid. */
+enum span_reject {
+	SPAN_REJECT_NONE = 0,
+	SPAN_REJECT_TRUNCATED,	/* shorter than its header or declared length */
+	SPAN_REJECT_OVERSIZED,	/* longer than SPAN_MSG_MAX or than declared */
+	SPAN_REJECT_MISALIGNED,	/* length not a multiple of SPAN_MSG_ALIGN */
+	SPAN_REJECT_MAGIC,
+	SPAN_REJECT_VERSION,
+	SPAN_REJECT_TYPE,	/* unknown type or PAD */
+	SPAN_REJECT_FLAGS,	/* unknown header flag */
+	SPAN_REJECT_RESERVED,	/* non-zero reserved or padding field */
+	SPAN_REJECT_ADDRESS,	/* bad src/dst member */
+	SPAN_REJECT_SIZE,	/* payload size wrong for the type */
+	SPAN_REJECT_FIELD,	/* enum/flag field out of range */
+	SPAN_REJECT_RANGE,	/* address/length out of range or overflowing */
+	SPAN_REJECT_COUNT,	/* element count out of range */
+	SPAN_REJECT_DUPLICATE,	/* repeated id in a list */
+	SPAN_REJECT_NAME,	/* bad name string */
+	SPAN_REJECT_MAX
+};
+
+/* Validates one complete message of len bytes; returns enum span_reject.
+ * Messages other than HELLO must carry SPAN_PROTO_VERSION. */
+int span_validate(const void *buf, size_t len);
+/* Short name of an enum span_reject value ("truncated", ...). */
+const char *span_reject_str(int reject);
+/* Short name of a message type ("interrupt", ...), "unknown" if none. */
+const char *span_msg_type_str(unsigned type);
+
+struct span_member;
+
+/* Connects to spand at socket_path (NULL: SPAN_DEFAULT_SOCKET), joins span
+ * VM vm_name as member_name, maps the channel. */
+int span_member_connect(const char *socket_path, const char *vm_name,
+			const char *member_name, uint32_t caps,
+			struct span_member **out);
+void span_member_close(struct span_member *m);
+
+uint32_t span_member_id(const struct span_member *m);
+uint32_t span_member_vm_id(const struct span_member *m);
+/* Guest memory: fd owned by the library (dup() it to keep it). */
+int span_member_mem_fd(const struct span_member *m);
+uint64_t span_member_mem_size(const struct span_member *m);
+/* Poll these two for POLLIN: the member's doorbell eventfd and the socket. */
+int span_member_event_fd(const struct span_member *m);
+int span_member_control_fd(const struct span_member *m);
+
+/* Sends msg (a complete message, hdr.len == len) to member slot dst over
+ * the ring.  The library fills magic, version, src and seq.  -EAGAIN when
+ * the ring is full. */
+int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len);
+/* Sends msg to spand and waits up to timeout_ms for its final reply (an
+ * ACK or the last reply message), copied into reply (cap bytes).  Returns
+ * the reply's length or -errno. */
+ssize_t span_member_request(struct span_member *m, void *msg, size_t len,
+			    void *reply, size_t cap, int timeout_ms);
+/* Receives one validated message (rings first, then spand) without
+ * blocking.  Returns its length, 0 when none is pending, or -errno
+ * (-EMSGSIZE: cap too small, message dropped; -ECONNRESET: spand gone). */
+ssize_t span_member_recv(struct span_member *m, void *buf, size_t cap);
+/* Before sleeping on the fds: returns 1 if messages are pending (do not
+ * sleep), 0 when it is safe to sleep (peers will ring the doorbell). */
+int span_member_prepare_wait(struct span_member *m);
+/* Number of messages rejected by validation so far. */
+uint64_t span_member_rejected(const struct span_member *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPAN_LIBSPAN_H */

@@ -1,0 +1,74 @@
+// C ABI over span::Member (see span/libspan.h).
+#include <cerrno>
+#include <new>
+
+#include "span/libspan.h"
+#include "span/member.h"
+
+struct span_member {
+    std::unique_ptr<span::Member> m;
+};
+
+extern "C" {
+
+int span_member_connect(const char *socket_path, const char *vm_name, const char *member_name,
+                        uint32_t caps, struct span_member **out) {
+    if (!vm_name || !member_name || !out) return -EINVAL;
+    span::ConnectOptions opt;
+    if (socket_path) opt.socket_path = socket_path;
+    opt.vm_name = vm_name;
+    opt.member_name = member_name;
+    opt.caps = caps;
+    auto r = span::Member::connect(opt);
+    if (!r) return -r.error().code;
+    auto *sm = new (std::nothrow) span_member;
+    if (!sm) return -ENOMEM;
+    sm->m = std::move(r.value());
+    *out = sm;
+    return 0;
+}
+
+void span_member_close(struct span_member *m) { delete m; }
+
+uint32_t span_member_id(const struct span_member *m) { return m->m->id(); }
+uint32_t span_member_vm_id(const struct span_member *m) { return m->m->vm_id(); }
+int span_member_mem_fd(const struct span_member *m) { return m->m->mem_fd(); }
+uint64_t span_member_mem_size(const struct span_member *m) { return m->m->mem_size(); }
+int span_member_event_fd(const struct span_member *m) { return m->m->event_fd(); }
+int span_member_control_fd(const struct span_member *m) { return m->m->control_fd(); }
+
+int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len) {
+    if (!msg) return -EINVAL;
+    auto s = m->m->send_raw(dst, msg, len);
+    return s ? 0 : -s.error().code;
+}
+
+ssize_t span_member_request(struct span_member *m, void *msg, size_t len, void *reply, size_t cap,
+                            int timeout_ms) {
+    if (!msg || len < sizeof(span_msg_hdr) || len > SPAN_MSG_MAX || len % SPAN_MSG_ALIGN) return -EINVAL;
+    span::Msg req = span::Msg::from_bytes(msg, len);
+    if (req.hdr().len != len) return -EINVAL;
+    auto r = m->m->request(std::move(req), timeout_ms);
+    if (!r) return -r.error().code;
+    const span::Msg &last = r.value().back();
+    if (last.size() > cap || !reply) return -EMSGSIZE;
+    std::memcpy(reply, last.data(), last.size());
+    return static_cast<ssize_t>(last.size());
+}
+
+ssize_t span_member_recv(struct span_member *m, void *buf, size_t cap) {
+    if (!buf) return -EINVAL;
+    auto r = m->m->try_recv();
+    if (!r) return -r.error().code;
+    if (!r.value()) return 0;
+    const span::Msg &msg = *r.value();
+    if (msg.size() > cap) return -EMSGSIZE;
+    std::memcpy(buf, msg.data(), msg.size());
+    return static_cast<ssize_t>(msg.size());
+}
+
+int span_member_prepare_wait(struct span_member *m) { return m->m->prepare_wait() ? 1 : 0; }
+
+uint64_t span_member_rejected(const struct span_member *m) { return m->m->stats().rejected; }
+
+}  // extern "C"
