@@ -1,0 +1,539 @@
+// spanctl: command-line client of spand.  See Documentation/control-plane.rst.
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "span/member.h"
+#include "span/topology.h"
+#include "span/validate.h"
+
+namespace {
+
+using span::Msg;
+
+const char kMainUsage[] =
+    "Usage: spanctl [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS]...\n"
+    "Control spand: create, inspect and change span VMs.\n"
+    "\n"
+    "Commands:\n"
+    "  create NAME --memory SIZE [--huge-pages] [--ring-size SIZE] [--max-members N]\n"
+    "  list\n"
+    "  show NAME\n"
+    "  attach NAME --member M (--vcpu APIC | --device ID | --memory GPA:SIZE)\n"
+    "  detach NAME --member M (--vcpu APIC | --device ID | --memory)\n"
+    "  subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
+    "  unsubscribe NAME --id SUB\n"
+    "  destroy NAME\n"
+    "\n"
+    "Global options:\n"
+    "  -s, --socket PATH   spand's socket (default " SPAN_DEFAULT_SOCKET ")\n"
+    "  -j, --json          machine-readable JSON output\n"
+    "  -t, --timeout MS    wait at most MS milliseconds for spand (default 5000)\n"
+    "  -h, --help          this help; 'spanctl COMMAND --help' for a command\n"
+    "\n"
+    "Exit status: 0 success, 1 operation failed, 2 usage error.\n";
+
+const std::map<std::string, std::string> kCmdUsage = {
+    {"create",
+     "Usage: spanctl create NAME --memory SIZE [--huge-pages] [--ring-size SIZE] [--max-members N]\n"
+     "Create span VM NAME whose guest memory (a memfd owned by spand) is SIZE bytes.\n"
+     "  --memory SIZE       guest memory size; suffixes K, M, G, T (binary)\n"
+     "  --huge-pages        back the memory with huge pages (SIZE multiple of 2M)\n"
+     "  --ring-size SIZE    bytes per ring (power of two, 4K..16M; default: spand's)\n"
+     "  --max-members N     member slots (2..16; default: spand's)\n"},
+    {"list", "Usage: spanctl list\nList span VMs: name, id, state, memory, members, vCPUs, devices, subscriptions.\n"},
+    {"show",
+     "Usage: spanctl show NAME\nShow span VM NAME: state, members, vCPU placement, device ownership,\n"
+     "memory-event subscriptions.\n"},
+    {"attach",
+     "Usage: spanctl attach NAME --member M (--vcpu APIC | --device ID | --memory GPA:SIZE)\n"
+     "Attach a vCPU (by APIC ID), a device or a guest-physical memory range to member M\n"
+     "(slot number or member name) of span VM NAME.\n"
+     "  --member M          member slot or name\n"
+     "  --vcpu APIC         vCPU APIC ID\n"
+     "  --device ID         device id\n"
+     "  --memory GPA:SIZE   page-aligned range of guest memory\n"},
+    {"detach",
+     "Usage: spanctl detach NAME --member M (--vcpu APIC | --device ID | --memory)\n"
+     "Detach a vCPU, a device or the memory range from member M of span VM NAME.\n"},
+    {"subscribe",
+     "Usage: spanctl subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
+     "Subscribe member M to memory events on guest frames GFN..GFN+N-1.\n"
+     "  --member M          subscribing member (slot or name)\n"
+     "  --gfn GFN           first guest frame number\n"
+     "  --pages N           number of 4 KiB frames (>= 1)\n"
+     "  --access rwx        any of r (read), w (write), x (execute); default w\n"
+     "Prints the subscription id.\n"},
+    {"unsubscribe", "Usage: spanctl unsubscribe NAME --id SUB\nRemove memory-event subscription SUB of span VM NAME.\n"},
+    {"destroy",
+     "Usage: spanctl destroy NAME\nDestroy span VM NAME (refused while members are connected) and free its memory.\n"},
+};
+
+struct Global {
+    std::string socket = SPAN_DEFAULT_SOCKET;
+    bool json = false;
+    int timeout = 5000;
+};
+
+[[noreturn]] void usage_error(const std::string &cmd, const std::string &msg) {
+    std::fprintf(stderr, "spanctl: %s%s%s\nTry 'spanctl %s--help'.\n", cmd.c_str(), cmd.empty() ? "" : ": ",
+                 msg.c_str(), cmd.empty() ? "" : (cmd + " ").c_str());
+    std::exit(2);
+}
+
+[[noreturn]] void fail(const std::string &cmd, const std::string &msg) {
+    std::fprintf(stderr, "spanctl: %s: %s\n", cmd.c_str(), msg.c_str());
+    std::exit(1);
+}
+
+bool parse_u64(const std::string &s, uint64_t &out, bool suffixes = false) {
+    if (s.empty() || s[0] == '-') return false;
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+    if (errno || end == s.c_str()) return false;
+    uint64_t mul = 1;
+    std::string suf(end);
+    if (suffixes && (suf == "K" || suf == "k")) mul = 1ull << 10;
+    else if (suffixes && (suf == "M" || suf == "m")) mul = 1ull << 20;
+    else if (suffixes && (suf == "G" || suf == "g")) mul = 1ull << 30;
+    else if (suffixes && (suf == "T" || suf == "t")) mul = 1ull << 40;
+    else if (!suf.empty()) return false;
+    if (v > UINT64_MAX / mul) return false;
+    out = v * mul;
+    return true;
+}
+
+// Command-line arguments of one command: positionals and --options.
+struct Args {
+    std::string cmd;
+    std::vector<std::string> pos;
+    std::map<std::string, std::string> opt;
+
+    bool has(const std::string &k) const { return opt.count(k) != 0; }
+    std::string get(const std::string &k) const {
+        auto it = opt.find(k);
+        if (it == opt.end()) usage_error(cmd, "missing --" + k);
+        return it->second;
+    }
+    uint64_t num(const std::string &k, bool suffixes = false) const {
+        uint64_t v;
+        if (!parse_u64(get(k), v, suffixes)) usage_error(cmd, "bad value for --" + k + ": '" + get(k) + "'");
+        return v;
+    }
+};
+
+// spec: option name -> takes a value.
+Args parse_args(const std::string &cmd, int argc, char **argv, int i, const std::map<std::string, bool> &spec,
+                size_t npos) {
+    Args a;
+    a.cmd = cmd;
+    for (; i < argc; i++) {
+        std::string s = argv[i];
+        if (s == "--help" || s == "-h") {
+            std::fputs(kCmdUsage.at(cmd).c_str(), stdout);
+            std::exit(0);
+        }
+        if (s.rfind("--", 0) == 0) {
+            std::string k = s.substr(2), v;
+            auto eq = k.find('=');
+            bool inline_v = eq != std::string::npos;
+            if (inline_v) v = k.substr(eq + 1), k = k.substr(0, eq);
+            auto it = spec.find(k);
+            if (it == spec.end()) usage_error(cmd, "unknown option --" + k);
+            if (it->second && !inline_v) {
+                if (i + 1 >= argc) usage_error(cmd, "option --" + k + " needs a value");
+                v = argv[++i];
+            } else if (!it->second && inline_v) {
+                usage_error(cmd, "option --" + k + " takes no value");
+            }
+            if (a.opt.count(k)) usage_error(cmd, "option --" + k + " given twice");
+            a.opt[k] = v;
+        } else {
+            a.pos.push_back(s);
+        }
+    }
+    if (a.pos.size() != npos)
+        usage_error(cmd, npos ? "expects exactly one span VM NAME" : "takes no positional arguments");
+    if (npos && !span::valid_name_str(a.pos[0].c_str())) usage_error(cmd, "invalid span VM name '" + a.pos[0] + "'");
+    return a;
+}
+
+std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd, const std::string &vm = "") {
+    span::ConnectOptions o;
+    o.socket_path = g.socket;
+    o.role = SPAN_ROLE_CONTROL;
+    o.caps = 0;
+    o.vm_name = vm;
+    o.timeout_ms = g.timeout;
+    auto r = span::Member::connect(o);
+    if (!r) fail(cmd, r.error().str());
+    return std::move(r.value());
+}
+
+std::vector<Msg> request(span::Member &m, const Global &g, const std::string &cmd, Msg req, span_ack *ack_out = nullptr) {
+    auto r = m.request(std::move(req), g.timeout);
+    if (!r) fail(cmd, r.error().str());
+    auto &v = r.value();
+    if (v.back().type() != SPAN_MSG_ACK) fail(cmd, "unexpected reply from spand");
+    auto ack = v.back().get<span_ack>();
+    if (ack.status < 0) fail(cmd, std::strerror(-ack.status));
+    if (ack_out) *ack_out = ack;
+    v.pop_back();
+    return std::move(v);
+}
+
+std::string js(const std::string &s) {
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\';
+        o += c;
+    }
+    return o + "\"";
+}
+
+const char *state_str(uint32_t s) {
+    switch (s) {
+        case SPAN_VM_RUNNING: return "running";
+        case SPAN_VM_PAUSED: return "paused";
+        case SPAN_VM_SHUTDOWN: return "shutdown";
+    }
+    return "unknown";
+}
+
+const char *reason_str(uint32_t r) {
+    switch (r) {
+        case SPAN_REASON_GUEST: return "guest";
+        case SPAN_REASON_ADMIN: return "admin";
+        case SPAN_REASON_MEMBER_LOST: return "member-lost";
+        case SPAN_REASON_ERROR: return "error";
+    }
+    return "";
+}
+
+std::string access_str(uint32_t a) {
+    std::string s;
+    s += (a & SPAN_ACCESS_READ) ? 'r' : '-';
+    s += (a & SPAN_ACCESS_WRITE) ? 'w' : '-';
+    s += (a & SPAN_ACCESS_EXEC) ? 'x' : '-';
+    return s;
+}
+
+std::string vm_json(const span_ctl_vm_info &i) {
+    char b[512];
+    std::snprintf(b, sizeof(b),
+                  "{\"name\":%s,\"id\":%u,\"state\":\"%s\",\"reason\":\"%s\",\"memory\":%llu"
+                  ",\"huge_pages\":%s,\"ring_size\":%u,\"max_members\":%u,\"members\":%u,\"vcpus\":%u,"
+                  "\"devices\":%u,\"subscriptions\":%u}",
+                  js(span::name_str(i.name)).c_str(), i.vm_id, state_str(i.state), reason_str(i.reason), i.mem_size,
+                  (i.flags & SPAN_VM_HUGEPAGES) ? "true" : "false", i.ring_size, i.max_members, i.nr_members,
+                  i.nr_vcpus, i.nr_devices, i.nr_subs);
+    return b;
+}
+
+int cmd_create(const Global &g, const Args &a) {
+    span_ctl_create c{};
+    span::set_name(c.name, a.pos[0]);
+    c.mem_size = a.num("memory", true);
+    if (a.has("huge-pages")) c.flags |= SPAN_VM_HUGEPAGES;
+    uint64_t align = (c.flags & SPAN_VM_HUGEPAGES) ? (2u << 20) : 4096;
+    if (!c.mem_size || c.mem_size % align || c.mem_size > SPAN_GPA_LIMIT)
+        usage_error(a.cmd, "--memory must be a non-zero multiple of " + std::to_string(align));
+    if (a.has("ring-size")) {
+        uint64_t r = a.num("ring-size", true);
+        if (!span::is_pow2(r) || r < SPAN_RING_SIZE_MIN || r > SPAN_RING_SIZE_MAX)
+            usage_error(a.cmd, "--ring-size must be a power of two between 4K and 16M");
+        c.ring_size = static_cast<uint32_t>(r);
+    }
+    if (a.has("max-members")) {
+        uint64_t n = a.num("max-members");
+        if (n < 2 || n > SPAN_MAX_MEMBERS) usage_error(a.cmd, "--max-members must be 2..16");
+        c.max_members = static_cast<uint32_t>(n);
+    }
+    auto m = connect(g, a.cmd);
+    span_ack ack;
+    request(*m, g, a.cmd, Msg::of(SPAN_MSG_CTL_CREATE, c), &ack);
+    if (g.json)
+        std::printf("{\"name\":%s,\"id\":%llu}\n", js(a.pos[0]).c_str(), ack.value);
+    else
+        std::printf("created %s (id %llu)\n", a.pos[0].c_str(), ack.value);
+    return 0;
+}
+
+int cmd_list(const Global &g, const Args &a) {
+    auto m = connect(g, a.cmd);
+    auto replies = request(*m, g, a.cmd, Msg::make(SPAN_MSG_CTL_LIST, 0));
+    if (g.json) {
+        std::printf("[");
+        bool first = true;
+        for (auto &r : replies) {
+            if (r.type() != SPAN_MSG_CTL_VM_INFO) continue;
+            std::printf("%s%s", first ? "" : ",", vm_json(r.get<span_ctl_vm_info>()).c_str());
+            first = false;
+        }
+        std::printf("]\n");
+        return 0;
+    }
+    std::printf("%-20s %4s %-8s %14s %7s %5s %7s %4s\n", "NAME", "ID", "STATE", "MEMORY", "MEMBERS", "VCPUS",
+                "DEVICES", "SUBS");
+    for (auto &r : replies) {
+        if (r.type() != SPAN_MSG_CTL_VM_INFO) continue;
+        auto i = r.get<span_ctl_vm_info>();
+        std::printf("%-20s %4u %-8s %14llu %7u %5u %7u %4u\n", span::name_str(i.name).c_str(), i.vm_id,
+                    state_str(i.state), i.mem_size, i.nr_members, i.nr_vcpus, i.nr_devices, i.nr_subs);
+    }
+    return 0;
+}
+
+struct Shown {
+    span_ctl_vm_info vm{};
+    std::vector<span_ctl_member_info> members;
+    span::Topology topo;
+    std::vector<span_mem_subscribe> subs;
+};
+
+Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd, const std::string &name) {
+    span_ctl_name n{};
+    span::set_name(n.name, name);
+    Shown s;
+    for (auto &r : request(m, g, cmd, Msg::of(SPAN_MSG_CTL_SHOW, n))) {
+        switch (r.type()) {
+            case SPAN_MSG_CTL_VM_INFO: s.vm = r.get<span_ctl_vm_info>(); break;
+            case SPAN_MSG_CTL_MEMBER_INFO: s.members.push_back(r.get<span_ctl_member_info>()); break;
+            case SPAN_MSG_CTL_SUB_INFO: s.subs.push_back(r.get<span_mem_subscribe>()); break;
+            case SPAN_MSG_TOPOLOGY: {
+                auto t = span::Topology::from_message(r);
+                if (!t) fail(cmd, "bad topology from spand");
+                s.topo = std::move(t.value());
+                break;
+            }
+        }
+    }
+    return s;
+}
+
+int cmd_show(const Global &g, const Args &a) {
+    auto m = connect(g, a.cmd);
+    Shown s = fetch_show(*m, g, a.cmd, a.pos[0]);
+    if (g.json) {
+        std::string o = vm_json(s.vm);
+        o.pop_back();
+        o += ",\"member_list\":[";
+        for (size_t i = 0; i < s.members.size(); i++) {
+            auto &mi = s.members[i];
+            char b[512];
+            std::snprintf(b, sizeof(b),
+                          "%s{\"id\":%u,\"name\":%s,\"pid\":%u,\"uid\":%u,\"messages\":%llu,\"rejected\":%llu"
+                          ",\"memory_gpa\":%llu,\"memory_size\":%llu}",
+                          i ? "," : "", mi.member_id, js(span::name_str(mi.name)).c_str(), mi.pid, mi.uid, mi.msgs,
+                          mi.rejected, mi.mem_gpa, mi.mem_size);
+            o += b;
+        }
+        o += "],\"generation\":" + std::to_string((unsigned long long)s.topo.generation()) + ",\"vcpu_list\":[";
+        bool first = true;
+        for (auto &[apic, mem] : s.topo.vcpus()) {
+            o += (first ? "" : ",") + std::string("{\"apic_id\":") + std::to_string(apic) +
+                 ",\"member\":" + std::to_string(mem) + "}";
+            first = false;
+        }
+        o += "],\"device_list\":[";
+        first = true;
+        for (auto &[dev, mem] : s.topo.devices()) {
+            o += (first ? "" : ",") + std::string("{\"device\":") + std::to_string(dev) +
+                 ",\"member\":" + std::to_string(mem) + "}";
+            first = false;
+        }
+        o += "],\"subscription_list\":[";
+        first = true;
+        for (auto &sub : s.subs) {
+            o += (first ? "" : ",") + std::string("{\"id\":") + std::to_string(sub.sub_id) +
+                 ",\"member\":" + std::to_string(sub.member) + ",\"gfn\":" + std::to_string(sub.gfn) +
+                 ",\"pages\":" + std::to_string(sub.nr_pages) + ",\"access\":\"" + access_str(sub.access) + "\"}";
+            first = false;
+        }
+        o += "]}";
+        std::printf("%s\n", o.c_str());
+        return 0;
+    }
+    auto &v = s.vm;
+    std::printf("name:        %s\nid:          %u\nstate:       %s%s%s%s\nmemory:      %llu bytes%s\n"
+                "ring size:   %u\nmax members: %u\n",
+                span::name_str(v.name).c_str(), v.vm_id, state_str(v.state), v.reason ? " (" : "",
+                reason_str(v.reason), v.reason ? ")" : "", v.mem_size,
+                (v.flags & SPAN_VM_HUGEPAGES) ? " (huge pages)" : "", v.ring_size, v.max_members);
+    std::printf("members:\n");
+    for (auto &mi : s.members)
+        std::printf("  %2u %-20s pid %-7u uid %-5u msgs %-8llu rejected %-5llu memory %#llx"
+                    "+%#llx\n",
+                    mi.member_id, span::name_str(mi.name).c_str(), mi.pid, mi.uid, mi.msgs, mi.rejected, mi.mem_gpa,
+                    mi.mem_size);
+    std::printf("vcpus (generation %llu):\n", (unsigned long long)s.topo.generation());
+    for (auto &[apic, mem] : s.topo.vcpus()) std::printf("  apic %-6u -> member %u\n", apic, mem);
+    std::printf("devices:\n");
+    for (auto &[dev, mem] : s.topo.devices()) std::printf("  device %-6u -> member %u\n", dev, mem);
+    std::printf("subscriptions:\n");
+    for (auto &sub : s.subs)
+        std::printf("  %-4llu member %-2u gfn %#llx pages %llu access %s\n", sub.sub_id,
+                    sub.member, sub.gfn, sub.nr_pages, access_str(sub.access).c_str());
+    return 0;
+}
+
+// --member: a slot number or a member name (resolved with SHOW).
+uint32_t resolve_member(span::Member &m, const Global &g, const Args &a) {
+    std::string v = a.get("member");
+    uint64_t n;
+    if (parse_u64(v, n)) {
+        if (n >= SPAN_MAX_MEMBERS) usage_error(a.cmd, "--member slot out of range");
+        return static_cast<uint32_t>(n);
+    }
+    if (!span::valid_name_str(v.c_str())) usage_error(a.cmd, "invalid member '" + v + "'");
+    for (auto &mi : fetch_show(m, g, a.cmd, a.pos[0]).members)
+        if (span::name_str(mi.name) == v) return mi.member_id;
+    fail(a.cmd, "no member named '" + v + "' in " + a.pos[0]);
+}
+
+int cmd_attach(const Global &g, const Args &a, bool attach) {
+    int kinds = a.has("vcpu") + a.has("device") + a.has("memory");
+    if (kinds != 1) usage_error(a.cmd, "give exactly one of --vcpu, --device, --memory");
+    span_attach at{};
+    if (a.has("vcpu")) {
+        at.kind = SPAN_ATTACH_VCPU;
+        uint64_t v = a.num("vcpu");
+        if (v >= SPAN_APIC_NONE) usage_error(a.cmd, "--vcpu out of range");
+        at.id = static_cast<uint32_t>(v);
+    } else if (a.has("device")) {
+        at.kind = SPAN_ATTACH_DEVICE;
+        uint64_t v = a.num("device");
+        if (v >= SPAN_DEVICE_NONE) usage_error(a.cmd, "--device out of range");
+        at.id = static_cast<uint32_t>(v);
+    } else {
+        at.kind = SPAN_ATTACH_MEMORY;
+        if (attach) {
+            std::string s = a.get("memory");
+            auto colon = s.find(':');
+            uint64_t gpa = 0, size = 0;
+            bool ok = colon != std::string::npos && parse_u64(s.substr(0, colon), gpa, true) &&
+                      parse_u64(s.substr(colon + 1), size, true);
+            at.gpa = gpa;
+            at.size = size;
+            if (!ok || at.gpa % 4096 || at.size % 4096 || !at.size ||
+                at.gpa >= SPAN_GPA_LIMIT || at.size > SPAN_GPA_LIMIT - at.gpa)
+                usage_error(a.cmd, "--memory wants GPA:SIZE, page-aligned, non-empty");
+        } else if (!a.get("memory").empty()) {
+            usage_error(a.cmd, "detach --memory takes no value");
+        }
+    }
+    auto m = connect(g, a.cmd, a.pos[0]);
+    at.member = resolve_member(*m, g, a);
+    span_ack ack;
+    request(*m, g, a.cmd, Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, at), &ack);
+    if (g.json)
+        std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n", js(a.pos[0]).c_str(), at.member,
+                    ack.value);
+    else
+        std::printf("%s: %s member %u (topology generation %llu)\n", a.pos[0].c_str(),
+                    attach ? "attached to" : "detached from", at.member, ack.value);
+    return 0;
+}
+
+int cmd_subscribe(const Global &g, const Args &a) {
+    span_mem_subscribe s{};
+    s.gfn = a.num("gfn");
+    s.nr_pages = a.num("pages");
+    if (!s.nr_pages || s.gfn >= SPAN_GFN_LIMIT || s.nr_pages > SPAN_GFN_LIMIT - s.gfn)
+        usage_error(a.cmd, "--gfn/--pages out of range");
+    std::string acc = a.has("access") ? a.get("access") : "w";
+    if (acc.empty()) usage_error(a.cmd, "--access is empty");
+    for (char c : acc) {
+        if (c == 'r') s.access |= SPAN_ACCESS_READ;
+        else if (c == 'w') s.access |= SPAN_ACCESS_WRITE;
+        else if (c == 'x') s.access |= SPAN_ACCESS_EXEC;
+        else usage_error(a.cmd, "--access takes letters r, w, x");
+    }
+    auto m = connect(g, a.cmd, a.pos[0]);
+    s.member = resolve_member(*m, g, a);
+    span_ack ack;
+    request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s), &ack);
+    if (g.json)
+        std::printf("{\"vm\":%s,\"subscription\":%llu}\n", js(a.pos[0]).c_str(), ack.value);
+    else
+        std::printf("subscription %llu\n", ack.value);
+    return 0;
+}
+
+int cmd_unsubscribe(const Global &g, const Args &a) {
+    span_mem_unsubscribe u{a.num("id")};
+    if (!u.sub_id) usage_error(a.cmd, "--id must be non-zero");
+    auto m = connect(g, a.cmd, a.pos[0]);
+    request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_UNSUBSCRIBE, u));
+    if (g.json) std::printf("{\"vm\":%s,\"unsubscribed\":%llu}\n", js(a.pos[0]).c_str(), u.sub_id);
+    return 0;
+}
+
+int cmd_destroy(const Global &g, const Args &a) {
+    span_ctl_name n{};
+    span::set_name(n.name, a.pos[0]);
+    auto m = connect(g, a.cmd);
+    request(*m, g, a.cmd, Msg::of(SPAN_MSG_CTL_DESTROY, n));
+    if (g.json)
+        std::printf("{\"destroyed\":%s}\n", js(a.pos[0]).c_str());
+    else
+        std::printf("destroyed %s\n", a.pos[0].c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    Global g;
+    int i = 1;
+    for (; i < argc; i++) {
+        std::string s = argv[i];
+        if (s == "-h" || s == "--help") {
+            std::fputs(kMainUsage, stdout);
+            return 0;
+        } else if (s == "-j" || s == "--json") {
+            g.json = true;
+        } else if (s == "-s" || s == "--socket" || s.rfind("--socket=", 0) == 0) {
+            if (s.size() > 9 && s[8] == '=') g.socket = s.substr(9);
+            else if (i + 1 < argc) g.socket = argv[++i];
+            else usage_error("", "--socket needs a value");
+            if (g.socket.empty()) usage_error("", "empty socket path");
+        } else if (s == "-t" || s == "--timeout") {
+            uint64_t t;
+            if (i + 1 >= argc || !parse_u64(argv[++i], t) || t > 3600000) usage_error("", "--timeout wants 0..3600000");
+            g.timeout = static_cast<int>(t);
+        } else if (!s.empty() && s[0] == '-') {
+            usage_error("", "unknown option " + s);
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) usage_error("", "no command given");
+    std::string cmd = argv[i++];
+    using Spec = std::map<std::string, bool>;
+    if (cmd == "create")
+        return cmd_create(g, parse_args(cmd, argc, argv, i,
+                                        Spec{{"memory", true}, {"huge-pages", false}, {"ring-size", true},
+                                             {"max-members", true}},
+                                        1));
+    if (cmd == "list") return cmd_list(g, parse_args(cmd, argc, argv, i, Spec{}, 0));
+    if (cmd == "show") return cmd_show(g, parse_args(cmd, argc, argv, i, Spec{}, 1));
+    if (cmd == "attach")
+        return cmd_attach(
+            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", true}}, 1),
+            true);
+    if (cmd == "detach")
+        return cmd_attach(
+            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", false}}, 1),
+            false);
+    if (cmd == "subscribe")
+        return cmd_subscribe(
+            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"gfn", true}, {"pages", true}, {"access", true}}, 1));
+    if (cmd == "unsubscribe") return cmd_unsubscribe(g, parse_args(cmd, argc, argv, i, Spec{{"id", true}}, 1));
+    if (cmd == "destroy") return cmd_destroy(g, parse_args(cmd, argc, argv, i, Spec{}, 1));
+    usage_error("", "unknown command '" + cmd + "'");
+}

@@ -1,0 +1,134 @@
+// spand: the span daemon.  See Documentation/control-plane.rst.
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "daemon.h"
+#include "span/validate.h"
+
+namespace {
+
+const char kUsage[] =
+    "Usage: spand [OPTION]...\n"
+    "The span daemon: owns span VMs' guest memory and channels, admits members,\n"
+    "keeps the topology, brokers attach/detach and applies member-death policy.\n"
+    "\n"
+    "  -s, --socket PATH        listen on PATH (default " SPAN_DEFAULT_SOCKET ")\n"
+    "  -c, --create NAME:SIZE[:huge]\n"
+    "                           create span VM NAME with SIZE bytes of guest memory\n"
+    "                           (suffixes K, M, G, T; ':huge' for huge pages);\n"
+    "                           repeatable\n"
+    "  -r, --ring-size SIZE     default ring size per member pair (power of two,\n"
+    "                           4K..16M; default 256K)\n"
+    "  -m, --max-members N      default member slots per span VM (2..16, default 8)\n"
+    "  -R, --max-rejects N      disconnect a client after N rejected messages\n"
+    "                           (default 16)\n"
+    "  -u, --allow-uid UID      also admit clients with this uid (repeatable; root\n"
+    "                           and spand's own uid are always admitted)\n"
+    "  -l, --log-level LEVEL    debug, info (default), warn or error\n"
+    "  -h, --help               show this help and exit\n"
+    "  -V, --version            show the protocol version and exit\n"
+    "\n"
+    "Logs are single logfmt lines on stderr.  SIGTERM/SIGINT exit cleanly.\n"
+    "Exit status: 0 after a clean stop, 1 on a start-up error (e.g. another\n"
+    "spand already on the socket), 2 on a usage error.\n";
+
+[[noreturn]] void usage_error(const std::string &msg) {
+    std::fprintf(stderr, "spand: %s\nTry 'spand --help'.\n", msg.c_str());
+    std::exit(2);
+}
+
+bool parse_size(const std::string &s, uint64_t &out) {
+    if (s.empty()) return false;
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+    if (errno || end == s.c_str() || s[0] == '-') return false;
+    uint64_t mul = 1;
+    std::string suf(end);
+    if (suf == "K" || suf == "k" || suf == "KiB") mul = 1ull << 10;
+    else if (suf == "M" || suf == "m" || suf == "MiB") mul = 1ull << 20;
+    else if (suf == "G" || suf == "g" || suf == "GiB") mul = 1ull << 30;
+    else if (suf == "T" || suf == "t" || suf == "TiB") mul = 1ull << 40;
+    else if (!suf.empty()) return false;
+    if (v > UINT64_MAX / mul) return false;
+    out = v * mul;
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    spand::Config cfg;
+    static const option opts[] = {
+        {"socket", required_argument, nullptr, 's'},    {"create", required_argument, nullptr, 'c'},
+        {"ring-size", required_argument, nullptr, 'r'}, {"max-members", required_argument, nullptr, 'm'},
+        {"max-rejects", required_argument, nullptr, 'R'}, {"allow-uid", required_argument, nullptr, 'u'},
+        {"log-level", required_argument, nullptr, 'l'}, {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},         {nullptr, 0, nullptr, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":s:c:r:m:R:u:l:hV", opts, nullptr)) != -1) {
+        std::string arg = optarg ? optarg : "";
+        uint64_t v;
+        switch (c) {
+            case 's':
+                if (arg.empty()) usage_error("empty socket path");
+                cfg.socket_path = arg;
+                break;
+            case 'c': {
+                spand::VmSpec spec;
+                auto p1 = arg.find(':');
+                if (p1 == std::string::npos) usage_error("--create wants NAME:SIZE[:huge]");
+                spec.name = arg.substr(0, p1);
+                std::string rest = arg.substr(p1 + 1), size = rest;
+                auto p2 = rest.find(':');
+                if (p2 != std::string::npos) {
+                    if (rest.substr(p2 + 1) != "huge") usage_error("--create: unknown flag '" + rest.substr(p2 + 1) + "'");
+                    spec.flags |= SPAN_VM_HUGEPAGES;
+                    size = rest.substr(0, p2);
+                }
+                if (!span::valid_name_str(spec.name.c_str())) usage_error("--create: invalid name '" + spec.name + "'");
+                uint64_t align = (spec.flags & SPAN_VM_HUGEPAGES) ? (2u << 20) : 4096;
+                if (!parse_size(size, spec.mem_size) || !spec.mem_size || spec.mem_size % align ||
+                    spec.mem_size > SPAN_GPA_LIMIT)
+                    usage_error("--create: bad size '" + size + "'");
+                cfg.create.push_back(spec);
+                break;
+            }
+            case 'r':
+                if (!parse_size(arg, v) || !span::is_pow2(v) || v < SPAN_RING_SIZE_MIN || v > SPAN_RING_SIZE_MAX)
+                    usage_error("--ring-size: want a power of two between 4K and 16M");
+                cfg.ring_size = static_cast<uint32_t>(v);
+                break;
+            case 'm':
+                if (!parse_size(arg, v) || v < 2 || v > SPAN_MAX_MEMBERS) usage_error("--max-members: want 2..16");
+                cfg.max_members = static_cast<uint32_t>(v);
+                break;
+            case 'R':
+                if (!parse_size(arg, v) || v < 1 || v > 1000000) usage_error("--max-rejects: want 1..1000000");
+                cfg.max_rejects = static_cast<uint32_t>(v);
+                break;
+            case 'u':
+                if (!parse_size(arg, v) || v > 0xfffffffe) usage_error("--allow-uid: bad uid");
+                cfg.allow_uids.push_back(static_cast<uid_t>(v));
+                break;
+            case 'l':
+                if (arg == "debug") cfg.log_level = spand::LogLevel::Debug;
+                else if (arg == "info") cfg.log_level = spand::LogLevel::Info;
+                else if (arg == "warn") cfg.log_level = spand::LogLevel::Warn;
+                else if (arg == "error") cfg.log_level = spand::LogLevel::Error;
+                else usage_error("--log-level: want debug, info, warn or error");
+                break;
+            case 'h': std::fputs(kUsage, stdout); return 0;
+            case 'V': std::printf("spand (span protocol %d)\n", SPAN_PROTO_VERSION); return 0;
+            case ':': usage_error(std::string("option requires an argument: ") + argv[optind - 1]);
+            default: usage_error(std::string("unknown option: ") + argv[optind - 1]);
+        }
+    }
+    if (optind < argc) usage_error(std::string("unexpected argument: ") + argv[optind]);
+    return spand::Daemon(cfg).run();
+}

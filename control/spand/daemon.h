@@ -1,0 +1,128 @@
+// spand: the span daemon on the host hypervisor.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "span/fd.h"
+#include "span/proto.h"
+#include "span/topology.h"
+
+namespace spand {
+
+using span::Msg;
+using span::Status;
+using span::UniqueFd;
+
+enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+
+struct VmSpec {
+    std::string name;
+    uint64_t mem_size = 0;
+    uint32_t flags = 0;
+};
+
+struct Config {
+    std::string socket_path = SPAN_DEFAULT_SOCKET;
+    uint32_t max_rejects = 16;  // rejected messages before a client is cut off
+    uint32_t ring_size = SPAN_RING_SIZE_DEFAULT;
+    uint32_t max_members = 8;
+    uint32_t max_clients = 256;
+    std::vector<uid_t> allow_uids;  // besides root and our own euid
+    std::vector<VmSpec> create;     // span VMs created at start-up
+    LogLevel log_level = LogLevel::Info;
+};
+
+struct Vm;
+
+struct Client {
+    UniqueFd fd;
+    pid_t pid = 0;
+    uid_t uid = 0;
+    enum class Role { New, Member, Control } role = Role::New;
+    Vm *vm = nullptr;  // member: its VM; control: bound VM (may be null)
+    uint32_t slot = 0;
+    uint32_t caps = 0;
+    std::string name;
+    uint64_t msgs = 0, rejected = 0;
+    uint64_t mem_gpa = 0, mem_size = 0;  // attached memory range
+};
+
+struct Subscription {
+    uint64_t id;
+    uint32_t owner;
+    uint64_t gfn, nr_pages;
+    uint32_t access;
+};
+
+// One span VM.  Invariants: members[s] is non-null exactly for the slots
+// registered in topo; memfd lives as long as the Vm (members may die, the
+// guest's memory stays intact); every subscription's owner is a live member.
+struct Vm {
+    uint32_t id = 0;
+    std::string name;
+    uint64_t mem_size = 0;
+    uint32_t flags = 0, ring_size = 0, max_members = 0;
+    UniqueFd memfd, chanfd;
+    std::vector<UniqueFd> doorbells;
+    std::vector<Client *> members;
+    span::Topology topo;
+    uint32_t state = SPAN_VM_RUNNING, reason = 0;
+    std::map<uint64_t, Subscription> subs;
+    uint64_t next_sub = 1;
+};
+
+class Daemon {
+public:
+    explicit Daemon(Config cfg) : cfg_(std::move(cfg)) {}
+    // Runs until SIGTERM/SIGINT.  Returns the process exit status.
+    int run();
+
+private:
+    Status setup();
+    void teardown();
+    void accept_clients();
+    void on_readable(int fd);
+    void drop(Client &c, const char *why);
+    void handle(Client &c, Msg &m);
+    void handle_hello(Client &c, Msg &m);
+    void handle_attach(Client &c, Msg &m);
+    void handle_subscribe(Client &c, Msg &m);
+    void handle_unsubscribe(Client &c, Msg &m);
+    void handle_create(Client &c, Msg &m);
+    void handle_destroy(Client &c, Msg &m);
+    void handle_show(Client &c, Msg &m, Vm *vm, bool more_after);
+    void handle_list(Client &c, Msg &m);
+    void handle_lifecycle(Client &c, Msg &m);
+    void reject(Client &c, span::Reject r, const char *what);
+    span::Result<Vm *> create_vm(const VmSpec &spec, uint32_t ring_size, uint32_t max_members);
+    void member_lost(Client &c);
+    void maybe_resume(Vm &vm);
+
+    // Sends m to c (as spand).  A client that cannot take it is dropped
+    // later (marked), never blocked on.
+    void send(Client &c, Msg &m, uint64_t seq, uint32_t flags);
+    void reply(Client &c, const Msg &req, Msg m, bool more = false);
+    void ack(Client &c, const Msg &req, int status, uint64_t value = 0);
+    void broadcast(Vm &vm, Msg m, uint32_t except = SPAN_MEMBER_NONE);
+    void broadcast_topology(Vm &vm);
+    Msg vm_info(const Vm &vm) const;
+
+    void log(LogLevel lvl, const char *event, const std::string &kv) const;
+
+    Config cfg_;
+    UniqueFd lock_, listen_, epoll_, sigfd_;
+    std::map<int, std::unique_ptr<Client>> clients_;
+    std::vector<int> doomed_;  // clients to drop after the current event
+    std::map<std::string, std::unique_ptr<Vm>> vms_;
+    uint32_t next_vm_id_ = 1;
+    uint64_t seq_ = 1;
+    bool stop_ = false;
+};
+
+}  // namespace spand

@@ -1,0 +1,107 @@
+// Socket transport: SCM_RIGHTS, datagram bounds, hostile datagrams.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "span/member.h"
+#include "span/proto.h"
+
+using namespace span;
+
+namespace {
+struct Pair {
+    Pair() {
+        int sv[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        a.reset(sv[0]);
+        b.reset(sv[1]);
+    }
+    UniqueFd a, b;
+};
+}  // namespace
+
+TEST(Proto, SendRecvWithFds) {
+    Pair p;
+    auto efd = make_eventfd();
+    ASSERT_TRUE(efd.ok());
+    Msg m = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{5, 6});
+    stamp(m, 1, 2, 9);
+    int fds[] = {efd->get(), efd->get()};
+    ASSERT_TRUE(send_msg(p.a.get(), m, fds).ok());
+    std::vector<UniqueFd> got;
+    auto r = recv_msg(p.b.get(), &got, 1000);
+    ASSERT_TRUE(r.ok()) << r.error().str();
+    EXPECT_EQ(r->get<span_heartbeat>().counter, 6u);
+    EXPECT_EQ(got.size(), 2u);
+    uint64_t one = 1;
+    EXPECT_EQ(::write(got[0].get(), &one, 8), 8);  // really the same eventfd
+    uint64_t v = 0;
+    EXPECT_EQ(::read(efd->get(), &v, 8), 8);
+    EXPECT_EQ(v, 1u);
+}
+
+TEST(Proto, RejectsHostileDatagrams) {
+    Pair p;
+    Reject why;
+    // Short datagram.
+    ASSERT_EQ(::send(p.a.get(), "hello", 5, 0), 5);
+    auto r = recv_msg(p.b.get(), nullptr, 1000, &why);
+    EXPECT_EQ(r.error().code, EBADMSG);
+    EXPECT_EQ(why, Reject::Truncated);
+    // Oversized datagram (beyond SPAN_MSG_MAX).
+    std::vector<uint8_t> big(SPAN_MSG_MAX + 64, 0);
+    Msg m = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{});
+    stamp(m, 1, 2, 1);
+    std::memcpy(big.data(), m.data(), m.size());
+    int sz = 1 << 20;
+    setsockopt(p.a.get(), SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    ASSERT_EQ(::send(p.a.get(), big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+    r = recv_msg(p.b.get(), nullptr, 1000, &why);
+    EXPECT_EQ(r.error().code, EBADMSG);
+    EXPECT_EQ(why, Reject::Oversized);
+    // Length field lies.
+    Msg lie = m;
+    lie.hdr().len = 64;
+    ASSERT_EQ(::send(p.a.get(), lie.data(), 48, 0), 48);
+    r = recv_msg(p.b.get(), nullptr, 1000, &why);
+    EXPECT_EQ(why, Reject::Truncated);
+    // A good one still gets through afterwards.
+    ASSERT_TRUE(send_msg(p.a.get(), m).ok());
+    r = recv_msg(p.b.get(), nullptr, 1000, &why);
+    EXPECT_TRUE(r.ok());
+    // Peer gone.
+    p.a.reset();
+    r = recv_msg(p.b.get(), nullptr, 1000, &why);
+    EXPECT_EQ(r.error().code, ECONNRESET);
+}
+
+TEST(Proto, Timeout) {
+    Pair p;
+    auto r = recv_msg(p.b.get(), nullptr, 10);
+    EXPECT_EQ(r.error().code, ETIMEDOUT);
+}
+
+TEST(Proto, RingTypesAllowed) {
+    EXPECT_TRUE(ring_type_allowed(SPAN_MSG_INTERRUPT));
+    EXPECT_TRUE(ring_type_allowed(SPAN_MSG_MEM_EVENT));
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_HELLO));
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_CTL_CREATE));
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_ATTACH));
+}
+
+TEST(Handles, UniqueFdAndMappingAreMoveOnly) {
+    static_assert(!std::is_copy_constructible_v<UniqueFd>);
+    static_assert(!std::is_copy_constructible_v<Mapping>);
+    auto fd = make_memfd("t", 8192, false);
+    ASSERT_TRUE(fd.ok());
+    UniqueFd moved = std::move(fd.value());
+    EXPECT_FALSE(fd->valid());
+    EXPECT_TRUE(moved.valid());
+    auto m = Mapping::map_shared(moved.get(), 8192);
+    ASSERT_TRUE(m.ok());
+    Mapping m2 = std::move(m.value());
+    EXPECT_FALSE(m->valid());
+    m2.bytes()[0] = 1;
+    EXPECT_EQ(fd_size(moved.get()).value(), 8192u);
+    EXPECT_NE(::ftruncate(moved.get(), 4096), 0);  // sealed against shrinking
+}
