@@ -11,6 +11,7 @@ int main(void)
 	h.version = SPAN_PROTO_VERSION;
 	h.type = SPAN_MSG_HEARTBEAT;
 	h.len = sizeof(h);
+	h.dst = SPAN_MEMBER_SPAND;
 	if (span_validate(&h, sizeof(h)) != SPAN_REJECT_SIZE)
 		return 1;
 	if (span_member_connect("/nonexistent/spand.sock", "vm", "m", 0, &m) >= 0)
