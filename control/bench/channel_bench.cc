@@ -230,10 +230,10 @@ void BM_MemcpyLarge(benchmark::State &state) {
 
 }  // namespace
 
-BENCHMARK(BM_LatencyBusyPoll)->Iterations(200000)->Unit(benchmark::kNanosecond);
-BENCHMARK(BM_LatencyEventfd)->Iterations(20000)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Throughput)->Arg(64)->Arg(4096)->MinTime(1.0);
-BENCHMARK(BM_Memcpy)->Arg(64)->Arg(4096)->MinTime(0.5);
-BENCHMARK(BM_MemcpyLarge)->MinTime(0.5);
+BENCHMARK(BM_LatencyBusyPoll)->Iterations(200000)->Unit(benchmark::kNanosecond)->UseRealTime();
+BENCHMARK(BM_LatencyEventfd)->Iterations(20000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Throughput)->Arg(64)->Arg(4096)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_Memcpy)->Arg(64)->Arg(4096)->MinTime(0.5)->UseRealTime();
+BENCHMARK(BM_MemcpyLarge)->MinTime(0.5)->UseRealTime();
 
 BENCHMARK_MAIN();
