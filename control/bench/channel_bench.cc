@@ -149,11 +149,14 @@ void latency(benchmark::State &state, bool sleep) {
     (void)!::write(ch.efd[0].get(), &one, 8);
     ::waitpid(pid, nullptr, 0);
     report_percentiles(state, rtt);
-
 }
 
-void BM_LatencyBusyPoll(benchmark::State &state) { latency(state, false); }
-void BM_LatencyEventfd(benchmark::State &state) { latency(state, true); }
+void BM_LatencyBusyPoll(benchmark::State &state) {
+    latency(state, false);
+}
+void BM_LatencyEventfd(benchmark::State &state) {
+    latency(state, true);
+}
 
 // Streaming: child produces N messages of `len` bytes as fast as it can
 // (batches of 32 per publish); parent consumes and copies them out.

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Msg m = Msg::from_bytes(buf.data(), buf.size());
         if (m.type() == SPAN_MSG_TOPOLOGY) {
             auto t = Topology::from_message(m);
-            if (!t.ok() || !t->check().empty()) __builtin_trap();  // valid message -> valid topology
+            if (!t.ok() || !t->check().empty())
+                __builtin_trap();  // valid message -> valid topology
             Msg back = t->to_message();
             stamp(back, m.hdr().src, m.hdr().dst, m.hdr().seq);
             if (validate_message(back.data(), back.size()) != Reject::None) __builtin_trap();

@@ -28,14 +28,28 @@ int span_member_connect(const char *socket_path, const char *vm_name, const char
     return 0;
 }
 
-void span_member_close(struct span_member *m) { delete m; }
+void span_member_close(struct span_member *m) {
+    delete m;
+}
 
-uint32_t span_member_id(const struct span_member *m) { return m->m->id(); }
-uint32_t span_member_vm_id(const struct span_member *m) { return m->m->vm_id(); }
-int span_member_mem_fd(const struct span_member *m) { return m->m->mem_fd(); }
-uint64_t span_member_mem_size(const struct span_member *m) { return m->m->mem_size(); }
-int span_member_event_fd(const struct span_member *m) { return m->m->event_fd(); }
-int span_member_control_fd(const struct span_member *m) { return m->m->control_fd(); }
+uint32_t span_member_id(const struct span_member *m) {
+    return m->m->id();
+}
+uint32_t span_member_vm_id(const struct span_member *m) {
+    return m->m->vm_id();
+}
+int span_member_mem_fd(const struct span_member *m) {
+    return m->m->mem_fd();
+}
+uint64_t span_member_mem_size(const struct span_member *m) {
+    return m->m->mem_size();
+}
+int span_member_event_fd(const struct span_member *m) {
+    return m->m->event_fd();
+}
+int span_member_control_fd(const struct span_member *m) {
+    return m->m->control_fd();
+}
 
 int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len) {
     if (!msg) return -EINVAL;
@@ -45,7 +59,8 @@ int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len)
 
 ssize_t span_member_request(struct span_member *m, void *msg, size_t len, void *reply, size_t cap,
                             int timeout_ms) {
-    if (!msg || len < sizeof(span_msg_hdr) || len > SPAN_MSG_MAX || len % SPAN_MSG_ALIGN) return -EINVAL;
+    if (!msg || len < sizeof(span_msg_hdr) || len > SPAN_MSG_MAX || len % SPAN_MSG_ALIGN)
+        return -EINVAL;
     span::Msg req = span::Msg::from_bytes(msg, len);
     if (req.hdr().len != len) return -EINVAL;
     auto r = m->m->request(std::move(req), timeout_ms);
@@ -67,8 +82,12 @@ ssize_t span_member_recv(struct span_member *m, void *buf, size_t cap) {
     return static_cast<ssize_t>(msg.size());
 }
 
-int span_member_prepare_wait(struct span_member *m) { return m->m->prepare_wait() ? 1 : 0; }
+int span_member_prepare_wait(struct span_member *m) {
+    return m->m->prepare_wait() ? 1 : 0;
+}
 
-uint64_t span_member_rejected(const struct span_member *m) { return m->m->stats().rejected; }
+uint64_t span_member_rejected(const struct span_member *m) {
+    return m->m->stats().rejected;
+}
 
 }  // extern "C"

@@ -22,7 +22,8 @@ void Mapping::reset() {
 
 Result<Mapping> Mapping::map_shared(int fd, size_t len, size_t offset) {
     if (len == 0) return Error{EINVAL, "empty mapping"};
-    void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
+    void *p =
+        ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
     if (p == MAP_FAILED) return Error::sys("mmap");
     return Mapping(p, len);
 }

@@ -25,8 +25,10 @@ bool ring_type_allowed(uint16_t type) {
         case SPAN_MSG_VCPU_STATE:
         case SPAN_MSG_RESET:
         case SPAN_MSG_SHUTDOWN:
-        case SPAN_MSG_HEARTBEAT: return true;
-        default: return false;
+        case SPAN_MSG_HEARTBEAT:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -36,7 +38,8 @@ Result<std::unique_ptr<Member>> Member::connect(const ConnectOptions &opt) {
     m->rx_buf_.assign(SPAN_MSG_MAX / 8, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (opt.socket_path.size() >= sizeof(addr.sun_path)) return Error{ENAMETOOLONG, "socket path too long"};
+    if (opt.socket_path.size() >= sizeof(addr.sun_path))
+        return Error{ENAMETOOLONG, "socket path too long"};
     std::memcpy(addr.sun_path, opt.socket_path.c_str(), opt.socket_path.size());
     m->sock_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     if (!m->sock_) return Error::sys("socket");
@@ -69,7 +72,8 @@ Status Member::hello(const ConnectOptions &opt) {
     Msg &rep = r.value();
     if (rep.type() != SPAN_MSG_HELLO_REPLY) return Error{EPROTO, "expected HELLO_REPLY"};
     auto hr = rep.get<span_hello_reply>();
-    if (hr.status < 0) return Error{-hr.status, std::string("spand refused: ") + std::strerror(-hr.status)};
+    if (hr.status < 0)
+        return Error{-hr.status, std::string("spand refused: ") + std::strerror(-hr.status)};
     if (fds.size() != hr.nr_fds) return Error{EPROTO, "fd count does not match HELLO_REPLY"};
     id_ = hr.member_id;
     vm_id_ = hr.vm_id;
@@ -100,8 +104,8 @@ Status Member::map_channel() {
     chan_ = std::move(map.value());
     span_chan_hdr ch;
     std::memcpy(&ch, chan_.data(), sizeof(ch));
-    if (ch.magic != SPAN_CHAN_MAGIC || ch.max_members != max_members_ || ch.ring_size != ring_size_ ||
-        ch.chan_size != chan_size_)
+    if (ch.magic != SPAN_CHAN_MAGIC || ch.max_members != max_members_ ||
+        ch.ring_size != ring_size_ || ch.chan_size != chan_size_)
         return Error{EPROTO, "channel header does not match HELLO_REPLY"};
     tx_.resize(max_members_);
     rx_.resize(max_members_);
@@ -162,7 +166,8 @@ Status Member::send_raw(uint16_t dst, void *msg, size_t len) {
 }
 
 Status Member::notify(Msg &m) {
-    stamp(m, is_member() ? static_cast<uint16_t>(id_) : 0, SPAN_MEMBER_SPAND, seq_++, m.hdr().flags);
+    stamp(m, is_member() ? static_cast<uint16_t>(id_) : 0, SPAN_MEMBER_SPAND, seq_++,
+          m.hdr().flags);
     return send_msg(sock_.get(), m);
 }
 
@@ -181,7 +186,8 @@ Result<std::optional<Msg>> Member::recv_socket(int timeout_ms) {
             Msg &m = r.value();
             // spand never speaks as anyone else, and only to us.
             uint16_t me = is_member() ? static_cast<uint16_t>(id_) : 0;
-            if (m.hdr().src != SPAN_MEMBER_SPAND || (m.hdr().dst != me && m.hdr().dst != SPAN_MEMBER_BROADCAST)) {
+            if (m.hdr().src != SPAN_MEMBER_SPAND ||
+                (m.hdr().dst != me && m.hdr().dst != SPAN_MEMBER_BROADCAST)) {
                 count_reject(Reject::Address);
                 continue;
             }
@@ -257,8 +263,10 @@ Result<std::optional<Msg>> Member::try_recv() {
             if (r == Reject::None) {
                 span_msg_hdr h;
                 std::memcpy(&h, rx_buf_.data(), sizeof(h));
-                if (h.src != j || h.dst != id_) r = Reject::Address;
-                else if (!ring_type_allowed(h.type)) r = Reject::Type;
+                if (h.src != j || h.dst != id_)
+                    r = Reject::Address;
+                else if (!ring_type_allowed(h.type))
+                    r = Reject::Type;
             }
             if (r != Reject::None) {
                 count_reject(r);

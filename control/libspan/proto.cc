@@ -11,7 +11,8 @@
 namespace span {
 
 Msg Msg::make(uint16_t type, size_t payload_len) {
-    size_t len = sizeof(span_msg_hdr) + ((payload_len + SPAN_MSG_ALIGN - 1) & ~size_t(SPAN_MSG_ALIGN - 1));
+    size_t len =
+        sizeof(span_msg_hdr) + ((payload_len + SPAN_MSG_ALIGN - 1) & ~size_t(SPAN_MSG_ALIGN - 1));
     Msg m;
     m.buf_.assign(len / 8, 0);
     auto &h = m.hdr();

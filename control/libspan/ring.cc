@@ -8,8 +8,12 @@ namespace {
 
 constexpr size_t kHdr = sizeof(span_msg_hdr);
 
-inline std::atomic_ref<__u64> head_ref(span_ring_hdr *h) { return std::atomic_ref<__u64>(h->head); }
-inline std::atomic_ref<__u64> tail_ref(span_ring_hdr *h) { return std::atomic_ref<__u64>(h->tail); }
+inline std::atomic_ref<__u64> head_ref(span_ring_hdr *h) {
+    return std::atomic_ref<__u64>(h->head);
+}
+inline std::atomic_ref<__u64> tail_ref(span_ring_hdr *h) {
+    return std::atomic_ref<__u64>(h->tail);
+}
 inline std::atomic_ref<__u32> wake_ref(span_ring_hdr *h) {
     return std::atomic_ref<__u32>(h->need_wakeup);
 }
@@ -124,7 +128,9 @@ bool RingProducer::publish() {
     return wake_ref(h_).load(std::memory_order_relaxed) != 0;
 }
 
-void RingProducer::publish_nowake() { head_ref(h_).store(head_, std::memory_order_release); }
+void RingProducer::publish_nowake() {
+    head_ref(h_).store(head_, std::memory_order_release);
+}
 
 Result<RingConsumer> RingConsumer::attach(void *base, uint32_t size, uint32_t from, uint32_t to) {
     if (!is_pow2_u32(size) || size < SPAN_RING_SIZE_MIN) return Error{EINVAL, "bad ring size"};
@@ -206,7 +212,9 @@ bool RingConsumer::prepare_sleep() {
     return false;
 }
 
-void RingConsumer::wake_done() { wake_ref(h_).store(0, std::memory_order_relaxed); }
+void RingConsumer::wake_done() {
+    wake_ref(h_).store(0, std::memory_order_relaxed);
+}
 
 void RingConsumer::drain() {
     tail_ = cached_head_ = head_ref(h_).load(std::memory_order_acquire);

@@ -22,9 +22,13 @@ bool load(T &out, const uint8_t *p, size_t n) {
     return true;
 }
 
-bool valid_status(int32_t s) { return s <= 0 && s >= -4095; }
+bool valid_status(int32_t s) {
+    return s <= 0 && s >= -4095;
+}
 
-bool valid_member_field(uint32_t m) { return m < SPAN_MAX_MEMBERS || m == SPAN_MEMBER_SELF; }
+bool valid_member_field(uint32_t m) {
+    return m < SPAN_MAX_MEMBERS || m == SPAN_MEMBER_SELF;
+}
 
 // [gfn, gfn + nr) inside the guest-physical frame space, non-empty.
 bool valid_gfn_range(uint64_t gfn, uint64_t nr) {
@@ -46,22 +50,38 @@ bool unique_ids(std::vector<uint32_t> &ids) {
 
 const char *reject_str(Reject r) {
     switch (r) {
-        case Reject::None: return "none";
-        case Reject::Truncated: return "truncated";
-        case Reject::Oversized: return "oversized";
-        case Reject::Misaligned: return "misaligned";
-        case Reject::Magic: return "bad-magic";
-        case Reject::Version: return "bad-version";
-        case Reject::Type: return "bad-type";
-        case Reject::Flags: return "bad-flags";
-        case Reject::Reserved: return "reserved-nonzero";
-        case Reject::Address: return "bad-address";
-        case Reject::Size: return "bad-size";
-        case Reject::Field: return "bad-field";
-        case Reject::Range: return "out-of-range";
-        case Reject::Count: return "bad-count";
-        case Reject::Duplicate: return "duplicate";
-        case Reject::Name: return "bad-name";
+        case Reject::None:
+            return "none";
+        case Reject::Truncated:
+            return "truncated";
+        case Reject::Oversized:
+            return "oversized";
+        case Reject::Misaligned:
+            return "misaligned";
+        case Reject::Magic:
+            return "bad-magic";
+        case Reject::Version:
+            return "bad-version";
+        case Reject::Type:
+            return "bad-type";
+        case Reject::Flags:
+            return "bad-flags";
+        case Reject::Reserved:
+            return "reserved-nonzero";
+        case Reject::Address:
+            return "bad-address";
+        case Reject::Size:
+            return "bad-size";
+        case Reject::Field:
+            return "bad-field";
+        case Reject::Range:
+            return "out-of-range";
+        case Reject::Count:
+            return "bad-count";
+        case Reject::Duplicate:
+            return "duplicate";
+        case Reject::Name:
+            return "bad-name";
     }
     return "unknown";
 }
@@ -132,7 +152,8 @@ Reject validate_hello_reply(const span_msg_hdr &, const uint8_t *p, size_t n) {
     if (m.reserved || m.reserved2) return Reject::Reserved;
     if (!valid_status(m.status)) return Reject::Field;
     if (m.status < 0) return m.nr_fds == 0 ? Reject::None : Reject::Count;
-    if (m.version < SPAN_PROTO_VERSION_MIN || m.version > SPAN_PROTO_VERSION) return Reject::Version;
+    if (m.version < SPAN_PROTO_VERSION_MIN || m.version > SPAN_PROTO_VERSION)
+        return Reject::Version;
     if (m.flags & ~SPAN_VM_HUGEPAGES) return Reject::Field;
     if (m.max_members == 0) {  // control session: no VM resources
         if (m.nr_fds || m.mem_size || m.chan_size || m.ring_size) return Reject::Field;
@@ -140,7 +161,8 @@ Reject validate_hello_reply(const span_msg_hdr &, const uint8_t *p, size_t n) {
     }
     if (m.max_members < 2 || m.max_members > SPAN_MAX_MEMBERS) return Reject::Count;
     if (m.member_id >= m.max_members) return Reject::Address;
-    if (!is_pow2(m.ring_size) || m.ring_size < SPAN_RING_SIZE_MIN || m.ring_size > SPAN_RING_SIZE_MAX)
+    if (!is_pow2(m.ring_size) || m.ring_size < SPAN_RING_SIZE_MIN ||
+        m.ring_size > SPAN_RING_SIZE_MAX)
         return Reject::Range;
     if (m.mem_size == 0 || m.mem_size % kPage || m.mem_size > SPAN_GPA_LIMIT) return Reject::Range;
     if (m.chan_size != chan_size(m.max_members, m.ring_size)) return Reject::Range;
@@ -204,7 +226,8 @@ Reject validate_interrupt(const span_msg_hdr &, const uint8_t *p, size_t n) {
             break;
         case SPAN_DM_SIPI:
             break;  // vector = start page
-        default: return Reject::Field;
+        default:
+            return Reject::Field;
     }
     // Edge-triggered interrupts always assert; only INIT may de-assert.
     if (m.level == 0 && !(m.delivery == SPAN_DM_INIT && m.trigger == 1)) return Reject::Field;
@@ -350,7 +373,8 @@ Reject validate_attach(const span_msg_hdr &, const uint8_t *p, size_t n) {
             if (m.id == SPAN_APIC_NONE) return Reject::Field;
             if (m.gpa || m.size) return Reject::Field;
             return Reject::None;
-        default: return Reject::Field;
+        default:
+            return Reject::Field;
     }
 }
 
@@ -428,7 +452,8 @@ Reject validate_ctl_member_info(const span_msg_hdr &, const uint8_t *p, size_t n
     if (m.member_id >= SPAN_MAX_MEMBERS) return Reject::Address;
     if (m.caps & ~SPAN_CAP_VALID_MASK) return Reject::Field;
     if (m.rejected > m.msgs) return Reject::Count;
-    if (m.mem_gpa >= SPAN_GPA_LIMIT || m.mem_size > SPAN_GPA_LIMIT - m.mem_gpa) return Reject::Range;
+    if (m.mem_gpa >= SPAN_GPA_LIMIT || m.mem_size > SPAN_GPA_LIMIT - m.mem_gpa)
+        return Reject::Range;
     return Reject::None;
 }
 
@@ -450,38 +475,65 @@ Reject validate_message(const void *buf, size_t len) {
     const uint8_t *p = static_cast<const uint8_t *>(buf) + sizeof(h);
     size_t n = h.len - sizeof(h);
     switch (h.type) {
-        case SPAN_MSG_HELLO: return validate_hello(h, p, n);
-        case SPAN_MSG_HELLO_REPLY: return validate_hello_reply(h, p, n);
-        case SPAN_MSG_ACK: return validate_ack(h, p, n);
-        case SPAN_MSG_TOPOLOGY: return validate_topology(h, p, n);
+        case SPAN_MSG_HELLO:
+            return validate_hello(h, p, n);
+        case SPAN_MSG_HELLO_REPLY:
+            return validate_hello_reply(h, p, n);
+        case SPAN_MSG_ACK:
+            return validate_ack(h, p, n);
+        case SPAN_MSG_TOPOLOGY:
+            return validate_topology(h, p, n);
         case SPAN_MSG_TOPOLOGY_GET:
-        case SPAN_MSG_CTL_LIST: return validate_empty(h, p, n);
-        case SPAN_MSG_INTERRUPT: return validate_interrupt(h, p, n);
-        case SPAN_MSG_MMIO_REQ: return validate_mmio_req(h, p, n);
-        case SPAN_MSG_PIO_REQ: return validate_pio_req(h, p, n);
+        case SPAN_MSG_CTL_LIST:
+            return validate_empty(h, p, n);
+        case SPAN_MSG_INTERRUPT:
+            return validate_interrupt(h, p, n);
+        case SPAN_MSG_MMIO_REQ:
+            return validate_mmio_req(h, p, n);
+        case SPAN_MSG_PIO_REQ:
+            return validate_pio_req(h, p, n);
         case SPAN_MSG_MMIO_RESP:
-        case SPAN_MSG_PIO_RESP: return validate_io_resp(h, p, n);
-        case SPAN_MSG_MSI: return validate_msi(h, p, n);
-        case SPAN_MSG_MEM_SUBSCRIBE: return validate_mem_subscribe(h, p, n);
-        case SPAN_MSG_MEM_UNSUBSCRIBE: return validate_mem_unsubscribe(h, p, n);
-        case SPAN_MSG_MEM_EVENT: return validate_mem_event(h, p, n);
-        case SPAN_MSG_MEM_REPLY: return validate_mem_reply(h, p, n);
-        case SPAN_MSG_WT_PUBLISH: return validate_wt_publish(h, p, n);
-        case SPAN_MSG_WT_ACK: return validate_wt_ack(h, p, n);
-        case SPAN_MSG_WT_INVALIDATE: return validate_wt_invalidate(h, p, n);
+        case SPAN_MSG_PIO_RESP:
+            return validate_io_resp(h, p, n);
+        case SPAN_MSG_MSI:
+            return validate_msi(h, p, n);
+        case SPAN_MSG_MEM_SUBSCRIBE:
+            return validate_mem_subscribe(h, p, n);
+        case SPAN_MSG_MEM_UNSUBSCRIBE:
+            return validate_mem_unsubscribe(h, p, n);
+        case SPAN_MSG_MEM_EVENT:
+            return validate_mem_event(h, p, n);
+        case SPAN_MSG_MEM_REPLY:
+            return validate_mem_reply(h, p, n);
+        case SPAN_MSG_WT_PUBLISH:
+            return validate_wt_publish(h, p, n);
+        case SPAN_MSG_WT_ACK:
+            return validate_wt_ack(h, p, n);
+        case SPAN_MSG_WT_INVALIDATE:
+            return validate_wt_invalidate(h, p, n);
         case SPAN_MSG_ATTACH:
-        case SPAN_MSG_DETACH: return validate_attach(h, p, n);
-        case SPAN_MSG_VCPU_STATE: return validate_vcpu_state(h, p, n);
+        case SPAN_MSG_DETACH:
+            return validate_attach(h, p, n);
+        case SPAN_MSG_VCPU_STATE:
+            return validate_vcpu_state(h, p, n);
         case SPAN_MSG_RESET:
-        case SPAN_MSG_SHUTDOWN: return validate_reset(h, p, n);
-        case SPAN_MSG_HEARTBEAT: return validate_heartbeat(h, p, n);
-        case SPAN_MSG_VM_STATE: return validate_vm_state(h, p, n);
-        case SPAN_MSG_CTL_CREATE: return validate_ctl_create(h, p, n);
+        case SPAN_MSG_SHUTDOWN:
+            return validate_reset(h, p, n);
+        case SPAN_MSG_HEARTBEAT:
+            return validate_heartbeat(h, p, n);
+        case SPAN_MSG_VM_STATE:
+            return validate_vm_state(h, p, n);
+        case SPAN_MSG_CTL_CREATE:
+            return validate_ctl_create(h, p, n);
         case SPAN_MSG_CTL_DESTROY:
-        case SPAN_MSG_CTL_SHOW: return validate_ctl_name(h, p, n);
-        case SPAN_MSG_CTL_VM_INFO: return validate_ctl_vm_info(h, p, n);
-        case SPAN_MSG_CTL_MEMBER_INFO: return validate_ctl_member_info(h, p, n);
-        case SPAN_MSG_CTL_SUB_INFO: return validate_ctl_sub_info(h, p, n);
+        case SPAN_MSG_CTL_SHOW:
+            return validate_ctl_name(h, p, n);
+        case SPAN_MSG_CTL_VM_INFO:
+            return validate_ctl_vm_info(h, p, n);
+        case SPAN_MSG_CTL_MEMBER_INFO:
+            return validate_ctl_member_info(h, p, n);
+        case SPAN_MSG_CTL_SUB_INFO:
+            return validate_ctl_sub_info(h, p, n);
     }
     return Reject::Type;
 }
@@ -501,13 +553,18 @@ const char *span_reject_str(int reject) {
 }
 
 const char *span_msg_type_str(unsigned type) {
-    static const char *const names[] = {
-        "invalid", "pad", "hello", "hello-reply", "ack", "topology", "topology-get",
-        "interrupt", "mmio-req", "mmio-resp", "pio-req", "pio-resp", "msi", "mem-subscribe",
-        "mem-unsubscribe", "mem-event", "mem-reply", "wt-publish", "wt-ack", "wt-invalidate",
-        "attach", "detach", "vcpu-state", "reset", "shutdown", "heartbeat", "vm-state",
-        "ctl-create", "ctl-destroy", "ctl-list", "ctl-show", "ctl-vm-info", "ctl-member-info",
-        "ctl-sub-info"};
+    static const char *const names[] = {"invalid",      "pad",           "hello",
+                                        "hello-reply",  "ack",           "topology",
+                                        "topology-get", "interrupt",     "mmio-req",
+                                        "mmio-resp",    "pio-req",       "pio-resp",
+                                        "msi",          "mem-subscribe", "mem-unsubscribe",
+                                        "mem-event",    "mem-reply",     "wt-publish",
+                                        "wt-ack",       "wt-invalidate", "attach",
+                                        "detach",       "vcpu-state",    "reset",
+                                        "shutdown",     "heartbeat",     "vm-state",
+                                        "ctl-create",   "ctl-destroy",   "ctl-list",
+                                        "ctl-show",     "ctl-vm-info",   "ctl-member-info",
+                                        "ctl-sub-info"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

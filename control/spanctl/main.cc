@@ -29,7 +29,8 @@ const char kMainUsage[] =
     "  destroy NAME\n"
     "\n"
     "Global options:\n"
-    "  -s, --socket PATH   spand's socket (default " SPAN_DEFAULT_SOCKET ")\n"
+    "  -s, --socket PATH   spand's socket (default " SPAN_DEFAULT_SOCKET
+    ")\n"
     "  -j, --json          machine-readable JSON output\n"
     "  -t, --timeout MS    wait at most MS milliseconds for spand (default 5000)\n"
     "  -h, --help          this help; 'spanctl COMMAND --help' for a command\n"
@@ -38,15 +39,19 @@ const char kMainUsage[] =
 
 const std::map<std::string, std::string> kCmdUsage = {
     {"create",
-     "Usage: spanctl create NAME --memory SIZE [--huge-pages] [--ring-size SIZE] [--max-members N]\n"
+     "Usage: spanctl create NAME --memory SIZE [--huge-pages] [--ring-size SIZE] [--max-members "
+     "N]\n"
      "Create span VM NAME whose guest memory (a memfd owned by spand) is SIZE bytes.\n"
      "  --memory SIZE       guest memory size; suffixes K, M, G, T (binary)\n"
      "  --huge-pages        back the memory with huge pages (SIZE multiple of 2M)\n"
      "  --ring-size SIZE    bytes per ring (power of two, 4K..16M; default: spand's)\n"
      "  --max-members N     member slots (2..16; default: spand's)\n"},
-    {"list", "Usage: spanctl list\nList span VMs: name, id, state, memory, members, vCPUs, devices, subscriptions.\n"},
+    {"list",
+     "Usage: spanctl list\nList span VMs: name, id, state, memory, members, vCPUs, devices, "
+     "subscriptions.\n"},
     {"show",
-     "Usage: spanctl show NAME\nShow span VM NAME: state, members, vCPU placement, device ownership,\n"
+     "Usage: spanctl show NAME\nShow span VM NAME: state, members, vCPU placement, device "
+     "ownership,\n"
      "memory-event subscriptions.\n"},
     {"attach",
      "Usage: spanctl attach NAME --member M (--vcpu APIC | --device ID | --memory GPA:SIZE)\n"
@@ -67,9 +72,12 @@ const std::map<std::string, std::string> kCmdUsage = {
      "  --pages N           number of 4 KiB frames (>= 1)\n"
      "  --access rwx        any of r (read), w (write), x (execute); default w\n"
      "Prints the subscription id.\n"},
-    {"unsubscribe", "Usage: spanctl unsubscribe NAME --id SUB\nRemove memory-event subscription SUB of span VM NAME.\n"},
+    {"unsubscribe",
+     "Usage: spanctl unsubscribe NAME --id SUB\nRemove memory-event subscription SUB of span VM "
+     "NAME.\n"},
     {"destroy",
-     "Usage: spanctl destroy NAME\nDestroy span VM NAME (refused while members are connected) and free its memory.\n"},
+     "Usage: spanctl destroy NAME\nDestroy span VM NAME (refused while members are connected) and "
+     "free its memory.\n"},
 };
 
 struct Global {
@@ -79,8 +87,8 @@ struct Global {
 };
 
 [[noreturn]] void usage_error(const std::string &cmd, const std::string &msg) {
-    std::fprintf(stderr, "spanctl: %s%s%s\nTry 'spanctl %s--help'.\n", cmd.c_str(), cmd.empty() ? "" : ": ",
-                 msg.c_str(), cmd.empty() ? "" : (cmd + " ").c_str());
+    std::fprintf(stderr, "spanctl: %s%s%s\nTry 'spanctl %s--help'.\n", cmd.c_str(),
+                 cmd.empty() ? "" : ": ", msg.c_str(), cmd.empty() ? "" : (cmd + " ").c_str());
     std::exit(2);
 }
 
@@ -97,11 +105,16 @@ bool parse_u64(const std::string &s, uint64_t &out, bool suffixes = false) {
     if (errno || end == s.c_str()) return false;
     uint64_t mul = 1;
     std::string suf(end);
-    if (suffixes && (suf == "K" || suf == "k")) mul = 1ull << 10;
-    else if (suffixes && (suf == "M" || suf == "m")) mul = 1ull << 20;
-    else if (suffixes && (suf == "G" || suf == "g")) mul = 1ull << 30;
-    else if (suffixes && (suf == "T" || suf == "t")) mul = 1ull << 40;
-    else if (!suf.empty()) return false;
+    if (suffixes && (suf == "K" || suf == "k"))
+        mul = 1ull << 10;
+    else if (suffixes && (suf == "M" || suf == "m"))
+        mul = 1ull << 20;
+    else if (suffixes && (suf == "G" || suf == "g"))
+        mul = 1ull << 30;
+    else if (suffixes && (suf == "T" || suf == "t"))
+        mul = 1ull << 40;
+    else if (!suf.empty())
+        return false;
     if (v > UINT64_MAX / mul) return false;
     out = v * mul;
     return true;
@@ -121,14 +134,15 @@ struct Args {
     }
     uint64_t num(const std::string &k, bool suffixes = false) const {
         uint64_t v;
-        if (!parse_u64(get(k), v, suffixes)) usage_error(cmd, "bad value for --" + k + ": '" + get(k) + "'");
+        if (!parse_u64(get(k), v, suffixes))
+            usage_error(cmd, "bad value for --" + k + ": '" + get(k) + "'");
         return v;
     }
 };
 
 // spec: option name -> takes a value.
-Args parse_args(const std::string &cmd, int argc, char **argv, int i, const std::map<std::string, bool> &spec,
-                size_t npos) {
+Args parse_args(const std::string &cmd, int argc, char **argv, int i,
+                const std::map<std::string, bool> &spec, size_t npos) {
     Args a;
     a.cmd = cmd;
     for (; i < argc; i++) {
@@ -157,12 +171,15 @@ Args parse_args(const std::string &cmd, int argc, char **argv, int i, const std:
         }
     }
     if (a.pos.size() != npos)
-        usage_error(cmd, npos ? "expects exactly one span VM NAME" : "takes no positional arguments");
-    if (npos && !span::valid_name_str(a.pos[0].c_str())) usage_error(cmd, "invalid span VM name '" + a.pos[0] + "'");
+        usage_error(cmd,
+                    npos ? "expects exactly one span VM NAME" : "takes no positional arguments");
+    if (npos && !span::valid_name_str(a.pos[0].c_str()))
+        usage_error(cmd, "invalid span VM name '" + a.pos[0] + "'");
     return a;
 }
 
-std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd, const std::string &vm = "") {
+std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd,
+                                      const std::string &vm = "") {
     span::ConnectOptions o;
     o.socket_path = g.socket;
     o.role = SPAN_ROLE_CONTROL;
@@ -174,7 +191,8 @@ std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd, c
     return std::move(r.value());
 }
 
-std::vector<Msg> request(span::Member &m, const Global &g, const std::string &cmd, Msg req, span_ack *ack_out = nullptr) {
+std::vector<Msg> request(span::Member &m, const Global &g, const std::string &cmd, Msg req,
+                         span_ack *ack_out = nullptr) {
     auto r = m.request(std::move(req), g.timeout);
     if (!r) fail(cmd, r.error().str());
     auto &v = r.value();
@@ -197,19 +215,26 @@ std::string js(const std::string &s) {
 
 const char *state_str(uint32_t s) {
     switch (s) {
-        case SPAN_VM_RUNNING: return "running";
-        case SPAN_VM_PAUSED: return "paused";
-        case SPAN_VM_SHUTDOWN: return "shutdown";
+        case SPAN_VM_RUNNING:
+            return "running";
+        case SPAN_VM_PAUSED:
+            return "paused";
+        case SPAN_VM_SHUTDOWN:
+            return "shutdown";
     }
     return "unknown";
 }
 
 const char *reason_str(uint32_t r) {
     switch (r) {
-        case SPAN_REASON_GUEST: return "guest";
-        case SPAN_REASON_ADMIN: return "admin";
-        case SPAN_REASON_MEMBER_LOST: return "member-lost";
-        case SPAN_REASON_ERROR: return "error";
+        case SPAN_REASON_GUEST:
+            return "guest";
+        case SPAN_REASON_ADMIN:
+            return "admin";
+        case SPAN_REASON_MEMBER_LOST:
+            return "member-lost";
+        case SPAN_REASON_ERROR:
+            return "error";
     }
     return "";
 }
@@ -224,13 +249,14 @@ std::string access_str(uint32_t a) {
 
 std::string vm_json(const span_ctl_vm_info &i) {
     char b[512];
-    std::snprintf(b, sizeof(b),
-                  "{\"name\":%s,\"id\":%u,\"state\":\"%s\",\"reason\":\"%s\",\"memory\":%llu"
-                  ",\"huge_pages\":%s,\"ring_size\":%u,\"max_members\":%u,\"members\":%u,\"vcpus\":%u,"
-                  "\"devices\":%u,\"subscriptions\":%u}",
-                  js(span::name_str(i.name)).c_str(), i.vm_id, state_str(i.state), reason_str(i.reason), i.mem_size,
-                  (i.flags & SPAN_VM_HUGEPAGES) ? "true" : "false", i.ring_size, i.max_members, i.nr_members,
-                  i.nr_vcpus, i.nr_devices, i.nr_subs);
+    std::snprintf(
+        b, sizeof(b),
+        "{\"name\":%s,\"id\":%u,\"state\":\"%s\",\"reason\":\"%s\",\"memory\":%llu"
+        ",\"huge_pages\":%s,\"ring_size\":%u,\"max_members\":%u,\"members\":%u,\"vcpus\":%u,"
+        "\"devices\":%u,\"subscriptions\":%u}",
+        js(span::name_str(i.name)).c_str(), i.vm_id, state_str(i.state), reason_str(i.reason),
+        i.mem_size, (i.flags & SPAN_VM_HUGEPAGES) ? "true" : "false", i.ring_size, i.max_members,
+        i.nr_members, i.nr_vcpus, i.nr_devices, i.nr_subs);
     return b;
 }
 
@@ -277,13 +303,14 @@ int cmd_list(const Global &g, const Args &a) {
         std::printf("]\n");
         return 0;
     }
-    std::printf("%-20s %4s %-8s %14s %7s %5s %7s %4s\n", "NAME", "ID", "STATE", "MEMORY", "MEMBERS", "VCPUS",
-                "DEVICES", "SUBS");
+    std::printf("%-20s %4s %-8s %14s %7s %5s %7s %4s\n", "NAME", "ID", "STATE", "MEMORY", "MEMBERS",
+                "VCPUS", "DEVICES", "SUBS");
     for (auto &r : replies) {
         if (r.type() != SPAN_MSG_CTL_VM_INFO) continue;
         auto i = r.get<span_ctl_vm_info>();
-        std::printf("%-20s %4u %-8s %14llu %7u %5u %7u %4u\n", span::name_str(i.name).c_str(), i.vm_id,
-                    state_str(i.state), i.mem_size, i.nr_members, i.nr_vcpus, i.nr_devices, i.nr_subs);
+        std::printf("%-20s %4u %-8s %14llu %7u %5u %7u %4u\n", span::name_str(i.name).c_str(),
+                    i.vm_id, state_str(i.state), i.mem_size, i.nr_members, i.nr_vcpus, i.nr_devices,
+                    i.nr_subs);
     }
     return 0;
 }
@@ -295,15 +322,22 @@ struct Shown {
     std::vector<span_mem_subscribe> subs;
 };
 
-Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd, const std::string &name) {
+Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd,
+                 const std::string &name) {
     span_ctl_name n{};
     span::set_name(n.name, name);
     Shown s;
     for (auto &r : request(m, g, cmd, Msg::of(SPAN_MSG_CTL_SHOW, n))) {
         switch (r.type()) {
-            case SPAN_MSG_CTL_VM_INFO: s.vm = r.get<span_ctl_vm_info>(); break;
-            case SPAN_MSG_CTL_MEMBER_INFO: s.members.push_back(r.get<span_ctl_member_info>()); break;
-            case SPAN_MSG_CTL_SUB_INFO: s.subs.push_back(r.get<span_mem_subscribe>()); break;
+            case SPAN_MSG_CTL_VM_INFO:
+                s.vm = r.get<span_ctl_vm_info>();
+                break;
+            case SPAN_MSG_CTL_MEMBER_INFO:
+                s.members.push_back(r.get<span_ctl_member_info>());
+                break;
+            case SPAN_MSG_CTL_SUB_INFO:
+                s.subs.push_back(r.get<span_mem_subscribe>());
+                break;
             case SPAN_MSG_TOPOLOGY: {
                 auto t = span::Topology::from_message(r);
                 if (!t) fail(cmd, "bad topology from spand");
@@ -325,14 +359,16 @@ int cmd_show(const Global &g, const Args &a) {
         for (size_t i = 0; i < s.members.size(); i++) {
             auto &mi = s.members[i];
             char b[512];
-            std::snprintf(b, sizeof(b),
-                          "%s{\"id\":%u,\"name\":%s,\"pid\":%u,\"uid\":%u,\"messages\":%llu,\"rejected\":%llu"
-                          ",\"memory_gpa\":%llu,\"memory_size\":%llu}",
-                          i ? "," : "", mi.member_id, js(span::name_str(mi.name)).c_str(), mi.pid, mi.uid, mi.msgs,
-                          mi.rejected, mi.mem_gpa, mi.mem_size);
+            std::snprintf(
+                b, sizeof(b),
+                "%s{\"id\":%u,\"name\":%s,\"pid\":%u,\"uid\":%u,\"messages\":%llu,\"rejected\":%llu"
+                ",\"memory_gpa\":%llu,\"memory_size\":%llu}",
+                i ? "," : "", mi.member_id, js(span::name_str(mi.name)).c_str(), mi.pid, mi.uid,
+                mi.msgs, mi.rejected, mi.mem_gpa, mi.mem_size);
             o += b;
         }
-        o += "],\"generation\":" + std::to_string((unsigned long long)s.topo.generation()) + ",\"vcpu_list\":[";
+        o += "],\"generation\":" + std::to_string((unsigned long long)s.topo.generation()) +
+             ",\"vcpu_list\":[";
         bool first = true;
         for (auto &[apic, mem] : s.topo.vcpus()) {
             o += (first ? "" : ",") + std::string("{\"apic_id\":") + std::to_string(apic) +
@@ -350,8 +386,10 @@ int cmd_show(const Global &g, const Args &a) {
         first = true;
         for (auto &sub : s.subs) {
             o += (first ? "" : ",") + std::string("{\"id\":") + std::to_string(sub.sub_id) +
-                 ",\"member\":" + std::to_string(sub.member) + ",\"gfn\":" + std::to_string(sub.gfn) +
-                 ",\"pages\":" + std::to_string(sub.nr_pages) + ",\"access\":\"" + access_str(sub.access) + "\"}";
+                 ",\"member\":" + std::to_string(sub.member) +
+                 ",\"gfn\":" + std::to_string(sub.gfn) +
+                 ",\"pages\":" + std::to_string(sub.nr_pages) + ",\"access\":\"" +
+                 access_str(sub.access) + "\"}";
             first = false;
         }
         o += "]}";
@@ -359,25 +397,27 @@ int cmd_show(const Global &g, const Args &a) {
         return 0;
     }
     auto &v = s.vm;
-    std::printf("name:        %s\nid:          %u\nstate:       %s%s%s%s\nmemory:      %llu bytes%s\n"
-                "ring size:   %u\nmax members: %u\n",
-                span::name_str(v.name).c_str(), v.vm_id, state_str(v.state), v.reason ? " (" : "",
-                reason_str(v.reason), v.reason ? ")" : "", v.mem_size,
-                (v.flags & SPAN_VM_HUGEPAGES) ? " (huge pages)" : "", v.ring_size, v.max_members);
+    std::printf(
+        "name:        %s\nid:          %u\nstate:       %s%s%s%s\nmemory:      %llu bytes%s\n"
+        "ring size:   %u\nmax members: %u\n",
+        span::name_str(v.name).c_str(), v.vm_id, state_str(v.state), v.reason ? " (" : "",
+        reason_str(v.reason), v.reason ? ")" : "", v.mem_size,
+        (v.flags & SPAN_VM_HUGEPAGES) ? " (huge pages)" : "", v.ring_size, v.max_members);
     std::printf("members:\n");
     for (auto &mi : s.members)
-        std::printf("  %2u %-20s pid %-7u uid %-5u msgs %-8llu rejected %-5llu memory %#llx"
-                    "+%#llx\n",
-                    mi.member_id, span::name_str(mi.name).c_str(), mi.pid, mi.uid, mi.msgs, mi.rejected, mi.mem_gpa,
-                    mi.mem_size);
+        std::printf(
+            "  %2u %-20s pid %-7u uid %-5u msgs %-8llu rejected %-5llu memory %#llx"
+            "+%#llx\n",
+            mi.member_id, span::name_str(mi.name).c_str(), mi.pid, mi.uid, mi.msgs, mi.rejected,
+            mi.mem_gpa, mi.mem_size);
     std::printf("vcpus (generation %llu):\n", (unsigned long long)s.topo.generation());
     for (auto &[apic, mem] : s.topo.vcpus()) std::printf("  apic %-6u -> member %u\n", apic, mem);
     std::printf("devices:\n");
     for (auto &[dev, mem] : s.topo.devices()) std::printf("  device %-6u -> member %u\n", dev, mem);
     std::printf("subscriptions:\n");
     for (auto &sub : s.subs)
-        std::printf("  %-4llu member %-2u gfn %#llx pages %llu access %s\n", sub.sub_id,
-                    sub.member, sub.gfn, sub.nr_pages, access_str(sub.access).c_str());
+        std::printf("  %-4llu member %-2u gfn %#llx pages %llu access %s\n", sub.sub_id, sub.member,
+                    sub.gfn, sub.nr_pages, access_str(sub.access).c_str());
     return 0;
 }
 
@@ -419,8 +459,8 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
                       parse_u64(s.substr(colon + 1), size, true);
             at.gpa = gpa;
             at.size = size;
-            if (!ok || at.gpa % 4096 || at.size % 4096 || !at.size ||
-                at.gpa >= SPAN_GPA_LIMIT || at.size > SPAN_GPA_LIMIT - at.gpa)
+            if (!ok || at.gpa % 4096 || at.size % 4096 || !at.size || at.gpa >= SPAN_GPA_LIMIT ||
+                at.size > SPAN_GPA_LIMIT - at.gpa)
                 usage_error(a.cmd, "--memory wants GPA:SIZE, page-aligned, non-empty");
         } else if (!a.get("memory").empty()) {
             usage_error(a.cmd, "detach --memory takes no value");
@@ -431,8 +471,8 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
     span_ack ack;
     request(*m, g, a.cmd, Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, at), &ack);
     if (g.json)
-        std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n", js(a.pos[0]).c_str(), at.member,
-                    ack.value);
+        std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n", js(a.pos[0]).c_str(),
+                    at.member, ack.value);
     else
         std::printf("%s: %s member %u (topology generation %llu)\n", a.pos[0].c_str(),
                     attach ? "attached to" : "detached from", at.member, ack.value);
@@ -448,10 +488,14 @@ int cmd_subscribe(const Global &g, const Args &a) {
     std::string acc = a.has("access") ? a.get("access") : "w";
     if (acc.empty()) usage_error(a.cmd, "--access is empty");
     for (char c : acc) {
-        if (c == 'r') s.access |= SPAN_ACCESS_READ;
-        else if (c == 'w') s.access |= SPAN_ACCESS_WRITE;
-        else if (c == 'x') s.access |= SPAN_ACCESS_EXEC;
-        else usage_error(a.cmd, "--access takes letters r, w, x");
+        if (c == 'r')
+            s.access |= SPAN_ACCESS_READ;
+        else if (c == 'w')
+            s.access |= SPAN_ACCESS_WRITE;
+        else if (c == 'x')
+            s.access |= SPAN_ACCESS_EXEC;
+        else
+            usage_error(a.cmd, "--access takes letters r, w, x");
     }
     auto m = connect(g, a.cmd, a.pos[0]);
     s.member = resolve_member(*m, g, a);
@@ -498,13 +542,17 @@ int main(int argc, char **argv) {
         } else if (s == "-j" || s == "--json") {
             g.json = true;
         } else if (s == "-s" || s == "--socket" || s.rfind("--socket=", 0) == 0) {
-            if (s.size() > 9 && s[8] == '=') g.socket = s.substr(9);
-            else if (i + 1 < argc) g.socket = argv[++i];
-            else usage_error("", "--socket needs a value");
+            if (s.size() > 9 && s[8] == '=')
+                g.socket = s.substr(9);
+            else if (i + 1 < argc)
+                g.socket = argv[++i];
+            else
+                usage_error("", "--socket needs a value");
             if (g.socket.empty()) usage_error("", "empty socket path");
         } else if (s == "-t" || s == "--timeout") {
             uint64_t t;
-            if (i + 1 >= argc || !parse_u64(argv[++i], t) || t > 3600000) usage_error("", "--timeout wants 0..3600000");
+            if (i + 1 >= argc || !parse_u64(argv[++i], t) || t > 3600000)
+                usage_error("", "--timeout wants 0..3600000");
             g.timeout = static_cast<int>(t);
         } else if (!s.empty() && s[0] == '-') {
             usage_error("", "unknown option " + s);
@@ -517,23 +565,34 @@ int main(int argc, char **argv) {
     using Spec = std::map<std::string, bool>;
     if (cmd == "create")
         return cmd_create(g, parse_args(cmd, argc, argv, i,
-                                        Spec{{"memory", true}, {"huge-pages", false}, {"ring-size", true},
+                                        Spec{{"memory", true},
+                                             {"huge-pages", false},
+                                             {"ring-size", true},
                                              {"max-members", true}},
                                         1));
     if (cmd == "list") return cmd_list(g, parse_args(cmd, argc, argv, i, Spec{}, 0));
     if (cmd == "show") return cmd_show(g, parse_args(cmd, argc, argv, i, Spec{}, 1));
     if (cmd == "attach")
         return cmd_attach(
-            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", true}}, 1),
+            g,
+            parse_args(cmd, argc, argv, i,
+                       Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", true}},
+                       1),
             true);
     if (cmd == "detach")
         return cmd_attach(
-            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", false}}, 1),
+            g,
+            parse_args(cmd, argc, argv, i,
+                       Spec{{"member", true}, {"vcpu", true}, {"device", true}, {"memory", false}},
+                       1),
             false);
     if (cmd == "subscribe")
         return cmd_subscribe(
-            g, parse_args(cmd, argc, argv, i, Spec{{"member", true}, {"gfn", true}, {"pages", true}, {"access", true}}, 1));
-    if (cmd == "unsubscribe") return cmd_unsubscribe(g, parse_args(cmd, argc, argv, i, Spec{{"id", true}}, 1));
+            g, parse_args(cmd, argc, argv, i,
+                          Spec{{"member", true}, {"gfn", true}, {"pages", true}, {"access", true}},
+                          1));
+    if (cmd == "unsubscribe")
+        return cmd_unsubscribe(g, parse_args(cmd, argc, argv, i, Spec{{"id", true}}, 1));
     if (cmd == "destroy") return cmd_destroy(g, parse_args(cmd, argc, argv, i, Spec{}, 1));
     usage_error("", "unknown command '" + cmd + "'");
 }

@@ -39,9 +39,12 @@ std::string q(const std::string &s) {
 
 const char *state_str(uint32_t s) {
     switch (s) {
-        case SPAN_VM_RUNNING: return "running";
-        case SPAN_VM_PAUSED: return "paused";
-        case SPAN_VM_SHUTDOWN: return "shutdown";
+        case SPAN_VM_RUNNING:
+            return "running";
+        case SPAN_VM_PAUSED:
+            return "paused";
+        case SPAN_VM_SHUTDOWN:
+            return "shutdown";
     }
     return "unknown";
 }
@@ -93,7 +96,8 @@ span::Result<Vm *> Daemon::create_vm(const VmSpec &spec, uint32_t ring_size, uin
         std::memcpy(map->data(), &ch, sizeof(ch));
         for (uint32_t i = 0; i < max_members; i++)
             for (uint32_t j = 0; j < max_members; j++)
-                span::ring_init(map->bytes() + span::ring_offset(i, j, max_members, ring_size), ring_size, i, j);
+                span::ring_init(map->bytes() + span::ring_offset(i, j, max_members, ring_size),
+                                ring_size, i, j);
     }  // spand itself never touches the rings again
     for (uint32_t i = 0; i < max_members; i++) {
         auto efd = span::make_eventfd();
@@ -105,13 +109,15 @@ span::Result<Vm *> Daemon::create_vm(const VmSpec &spec, uint32_t ring_size, uin
     vms_[spec.name] = std::move(vm);
     log(LogLevel::Info, "vm_create",
         kv("vm", q(spec.name), "id", p->id, "mem_size", spec.mem_size, "hugepages",
-           (spec.flags & SPAN_VM_HUGEPAGES) ? 1 : 0, "ring_size", ring_size, "max_members", max_members));
+           (spec.flags & SPAN_VM_HUGEPAGES) ? 1 : 0, "ring_size", ring_size, "max_members",
+           max_members));
     return p;
 }
 
 Status Daemon::setup() {
     std::string path = cfg_.socket_path;
-    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) return Error{ENAMETOOLONG, "socket path too long"};
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+        return Error{ENAMETOOLONG, "socket path too long"};
     auto slash = path.rfind('/');
     if (slash != std::string::npos && slash > 0) {
         std::string dir = path.substr(0, slash);
@@ -123,7 +129,8 @@ Status Daemon::setup() {
     if (!lock_) return Error::sys("open " + lockp);
     if (::flock(lock_.get(), LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK)
-            return Error{EADDRINUSE, "another spand is already running on " + path + " (" + lockp + " is locked)"};
+            return Error{EADDRINUSE, "another spand is already running on " + path + " (" + lockp +
+                                         " is locked)"};
         return Error::sys("flock " + lockp);
     }
     // We hold the lock, so any socket file left there is stale.
@@ -219,7 +226,8 @@ void Daemon::accept_clients() {
     for (;;) {
         int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR) log(LogLevel::Warn, "accept_failed", kv("errno", errno));
+            if (errno != EAGAIN && errno != EINTR)
+                log(LogLevel::Warn, "accept_failed", kv("errno", errno));
             return;
         }
         UniqueFd cfd(fd);
@@ -230,13 +238,16 @@ void Daemon::accept_clients() {
             continue;
         }
         bool allowed = cred.uid == 0 || cred.uid == ::geteuid() ||
-                       std::find(cfg_.allow_uids.begin(), cfg_.allow_uids.end(), cred.uid) != cfg_.allow_uids.end();
+                       std::find(cfg_.allow_uids.begin(), cfg_.allow_uids.end(), cred.uid) !=
+                           cfg_.allow_uids.end();
         if (!allowed) {
-            log(LogLevel::Warn, "client_refused", kv("reason", "uid", "pid", cred.pid, "uid", cred.uid));
+            log(LogLevel::Warn, "client_refused",
+                kv("reason", "uid", "pid", cred.pid, "uid", cred.uid));
             continue;
         }
         if (clients_.size() >= cfg_.max_clients) {
-            log(LogLevel::Warn, "client_refused", kv("reason", "too-many-clients", "pid", cred.pid));
+            log(LogLevel::Warn, "client_refused",
+                kv("reason", "too-many-clients", "pid", cred.pid));
             continue;
         }
         epoll_event ev{};
@@ -281,11 +292,13 @@ void Daemon::on_readable(int fd) {
 void Daemon::reject(Client &c, Reject r, const char *what) {
     c.rejected++;
     log(LogLevel::Warn, "reject",
-        kv("pid", c.pid, "member", q(c.name.empty() ? "-" : c.name), "reason", span::reject_str(r), "what", what,
-           "rejected", c.rejected));
-    if (c.rejected >= cfg_.max_rejects && std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end()) {
-        log(LogLevel::Warn, "disconnect", kv("pid", c.pid, "member", q(c.name.empty() ? "-" : c.name), "reason",
-                                             "too-many-rejects", "rejected", c.rejected));
+        kv("pid", c.pid, "member", q(c.name.empty() ? "-" : c.name), "reason", span::reject_str(r),
+           "what", what, "rejected", c.rejected));
+    if (c.rejected >= cfg_.max_rejects &&
+        std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end()) {
+        log(LogLevel::Warn, "disconnect",
+            kv("pid", c.pid, "member", q(c.name.empty() ? "-" : c.name), "reason",
+               "too-many-rejects", "rejected", c.rejected));
         doomed_.push_back(c.fd.get());
     }
 }
@@ -294,7 +307,8 @@ void Daemon::drop(Client &c, const char *why) {
     int fd = c.fd.get();
     bool was_member = c.role == Client::Role::Member;
     if (was_member) member_lost(c);
-    log(was_member ? LogLevel::Info : LogLevel::Debug, "client_close", kv("pid", c.pid, "name", q(c.name.empty() ? "-" : c.name), "why", q(why)));
+    log(was_member ? LogLevel::Info : LogLevel::Debug, "client_close",
+        kv("pid", c.pid, "name", q(c.name.empty() ? "-" : c.name), "why", q(why)));
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
     clients_.erase(fd);  // closes the socket
 }
@@ -332,9 +346,9 @@ void Daemon::member_lost(Client &c) {
     }
     if (!removed.vcpus.empty() || !removed.devices.empty()) broadcast_topology(vm);
     log(pause ? LogLevel::Warn : LogLevel::Info, "member_lost",
-        kv("vm", q(vm.name), "member", slot, "name", q(c.name), "pid", c.pid, "vcpus", removed.vcpus.size(),
-           "devices", removed.devices.size(), "subscriptions", nsubs, "policy", pause ? "pause" : "continue",
-           "state", state_str(vm.state)));
+        kv("vm", q(vm.name), "member", slot, "name", q(c.name), "pid", c.pid, "vcpus",
+           removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs,
+           "policy", pause ? "pause" : "continue", "state", state_str(vm.state)));
     if (auto bad = vm.topo.check(); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
 }
@@ -349,7 +363,8 @@ void Daemon::send(Client &c, Msg &m, uint64_t seq, uint32_t flags) {
     }
     if (auto s = span::send_msg(c.fd.get(), m); !s) {
         log(LogLevel::Warn, "send_failed", kv("pid", c.pid, "error", q(s.error().str())));
-        if (std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end()) doomed_.push_back(c.fd.get());
+        if (std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end())
+            doomed_.push_back(c.fd.get());
     }
 }
 
@@ -371,10 +386,13 @@ void Daemon::broadcast(Vm &vm, Msg m, uint32_t except) {
     }
 }
 
-void Daemon::broadcast_topology(Vm &vm) { broadcast(vm, vm.topo.to_message()); }
+void Daemon::broadcast_topology(Vm &vm) {
+    broadcast(vm, vm.topo.to_message());
+}
 
 void Daemon::maybe_resume(Vm &vm) {
-    if (vm.state == SPAN_VM_PAUSED && vm.reason == SPAN_REASON_MEMBER_LOST && vm.topo.unhosted().empty()) {
+    if (vm.state == SPAN_VM_PAUSED && vm.reason == SPAN_REASON_MEMBER_LOST &&
+        vm.topo.unhosted().empty()) {
         vm.state = SPAN_VM_RUNNING;
         vm.reason = 0;
         span_vm_state st{SPAN_VM_RUNNING, 0};
@@ -397,30 +415,40 @@ void Daemon::handle(Client &c, Msg &m) {
     bool member = c.role == Client::Role::Member;
     switch (h.type) {
         case SPAN_MSG_ATTACH:
-        case SPAN_MSG_DETACH: return handle_attach(c, m);
-        case SPAN_MSG_MEM_SUBSCRIBE: return handle_subscribe(c, m);
-        case SPAN_MSG_MEM_UNSUBSCRIBE: return handle_unsubscribe(c, m);
+        case SPAN_MSG_DETACH:
+            return handle_attach(c, m);
+        case SPAN_MSG_MEM_SUBSCRIBE:
+            return handle_subscribe(c, m);
+        case SPAN_MSG_MEM_UNSUBSCRIBE:
+            return handle_unsubscribe(c, m);
         case SPAN_MSG_TOPOLOGY_GET:
             if (!c.vm) return ack(c, m, -ENXIO);
             reply(c, m, c.vm->topo.to_message(), true);
             return ack(c, m, 0);
-        case SPAN_MSG_HEARTBEAT: return reply(c, m, m);
+        case SPAN_MSG_HEARTBEAT:
+            return reply(c, m, m);
         case SPAN_MSG_RESET:
-        case SPAN_MSG_SHUTDOWN: return handle_lifecycle(c, m);
-        default: break;
+        case SPAN_MSG_SHUTDOWN:
+            return handle_lifecycle(c, m);
+        default:
+            break;
     }
     if (!member) {
         switch (h.type) {
-            case SPAN_MSG_CTL_CREATE: return handle_create(c, m);
-            case SPAN_MSG_CTL_DESTROY: return handle_destroy(c, m);
-            case SPAN_MSG_CTL_LIST: return handle_list(c, m);
+            case SPAN_MSG_CTL_CREATE:
+                return handle_create(c, m);
+            case SPAN_MSG_CTL_DESTROY:
+                return handle_destroy(c, m);
+            case SPAN_MSG_CTL_LIST:
+                return handle_list(c, m);
             case SPAN_MSG_CTL_SHOW: {
                 auto it = vms_.find(span::name_str(m.get<span_ctl_name>().name));
                 if (it == vms_.end()) return ack(c, m, -ENOENT);
                 handle_show(c, m, it->second.get(), false);
                 return;
             }
-            default: break;
+            default:
+                break;
         }
     }
     // Valid, but not something this client may send to spand.
@@ -437,10 +465,11 @@ void Daemon::handle_hello(Client &c, Msg &m) {
         r.version = SPAN_PROTO_VERSION;
         Msg rm = Msg::of(SPAN_MSG_HELLO_REPLY, r);
         log(LogLevel::Warn, "hello_refused",
-            kv("pid", c.pid, "vm", q(span::name_str(hello.vm_name)), "member", q(span::name_str(hello.member_name)),
-               "why", q(why)));
+            kv("pid", c.pid, "vm", q(span::name_str(hello.vm_name)), "member",
+               q(span::name_str(hello.member_name)), "why", q(why)));
         reply(c, m, std::move(rm));
-        if (std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end()) doomed_.push_back(c.fd.get());
+        if (std::find(doomed_.begin(), doomed_.end(), c.fd.get()) == doomed_.end())
+            doomed_.push_back(c.fd.get());
     };
     if (r.version < hello.version_min || r.version < SPAN_PROTO_VERSION_MIN)
         return refuse(EPROTONOSUPPORT, "no common protocol version");
@@ -458,7 +487,8 @@ void Daemon::handle_hello(Client &c, Msg &m) {
         c.vm = vm;
         if (vm) r.vm_id = vm->id;
         reply(c, m, Msg::of(SPAN_MSG_HELLO_REPLY, r));
-        log(LogLevel::Debug, "control_hello", kv("pid", c.pid, "vm", q(vm_name.empty() ? "-" : vm_name)));
+        log(LogLevel::Debug, "control_hello",
+            kv("pid", c.pid, "vm", q(vm_name.empty() ? "-" : vm_name)));
         return;
     }
     if (!vm) return refuse(EINVAL, "members must name a span VM");
@@ -490,7 +520,8 @@ void Daemon::handle_hello(Client &c, Msg &m) {
         return;
     }
     log(LogLevel::Info, "member_join",
-        kv("vm", q(vm->name), "member", slot, "name", q(c.name), "pid", c.pid, "uid", c.uid, "caps", c.caps));
+        kv("vm", q(vm->name), "member", slot, "name", q(c.name), "pid", c.pid, "uid", c.uid, "caps",
+           c.caps));
     // Tell the newcomer the current placement and state.
     Msg topo = vm->topo.to_message();
     send(c, topo, seq_++, 0);
@@ -541,8 +572,9 @@ void Daemon::handle_attach(Client &c, Msg &m) {
             break;
     }
     log(s ? LogLevel::Info : LogLevel::Warn, attach ? "attach" : "detach",
-        kv("vm", q(vm.name), "kind", kind, "member", target, "id", a.id, "gpa", a.gpa, "size", a.size, "by",
-           c.role == Client::Role::Member ? "member" : "control", "status", s ? 0 : -s.error().code));
+        kv("vm", q(vm.name), "kind", kind, "member", target, "id", a.id, "gpa", a.gpa, "size",
+           a.size, "by", c.role == Client::Role::Member ? "member" : "control", "status",
+           s ? 0 : -s.error().code));
     if (!s) return ack(c, m, -s.error().code);
     if (a.kind != SPAN_ATTACH_MEMORY) {
         broadcast_topology(vm);
@@ -571,8 +603,8 @@ void Daemon::handle_subscribe(Client &c, Msg &m) {
     span_mem_subscribe n{sub.id, sub.gfn, sub.nr_pages, sub.access, owner};
     broadcast(vm, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, n), owner);
     log(LogLevel::Info, "subscribe",
-        kv("vm", q(vm.name), "sub", sub.id, "member", owner, "gfn", sub.gfn, "pages", sub.nr_pages, "access",
-           sub.access));
+        kv("vm", q(vm.name), "sub", sub.id, "member", owner, "gfn", sub.gfn, "pages", sub.nr_pages,
+           "access", sub.access));
     ack(c, m, 0, sub.id);
 }
 
@@ -612,7 +644,8 @@ void Daemon::handle_create(Client &c, Msg &m) {
     auto r = create_vm(spec, cr.ring_size ? cr.ring_size : cfg_.ring_size,
                        cr.max_members ? cr.max_members : cfg_.max_members);
     if (!r) {
-        log(LogLevel::Warn, "vm_create_failed", kv("vm", q(spec.name), "error", q(r.error().str())));
+        log(LogLevel::Warn, "vm_create_failed",
+            kv("vm", q(spec.name), "error", q(r.error().str())));
         return ack(c, m, -r.error().code);
     }
     ack(c, m, 0, r.value()->id);

@@ -78,12 +78,12 @@ struct Vm {
 };
 
 class Daemon {
-public:
+  public:
     explicit Daemon(Config cfg) : cfg_(std::move(cfg)) {}
     // Runs until SIGTERM/SIGINT.  Returns the process exit status.
     int run();
 
-private:
+  private:
     Status setup();
     void teardown();
     void accept_clients();

@@ -16,7 +16,8 @@ const char kUsage[] =
     "The span daemon: owns span VMs' guest memory and channels, admits members,\n"
     "keeps the topology, brokers attach/detach and applies member-death policy.\n"
     "\n"
-    "  -s, --socket PATH        listen on PATH (default " SPAN_DEFAULT_SOCKET ")\n"
+    "  -s, --socket PATH        listen on PATH (default " SPAN_DEFAULT_SOCKET
+    ")\n"
     "  -c, --create NAME:SIZE[:huge]\n"
     "                           create span VM NAME with SIZE bytes of guest memory\n"
     "                           (suffixes K, M, G, T; ':huge' for huge pages);\n"
@@ -49,11 +50,16 @@ bool parse_size(const std::string &s, uint64_t &out) {
     if (errno || end == s.c_str() || s[0] == '-') return false;
     uint64_t mul = 1;
     std::string suf(end);
-    if (suf == "K" || suf == "k" || suf == "KiB") mul = 1ull << 10;
-    else if (suf == "M" || suf == "m" || suf == "MiB") mul = 1ull << 20;
-    else if (suf == "G" || suf == "g" || suf == "GiB") mul = 1ull << 30;
-    else if (suf == "T" || suf == "t" || suf == "TiB") mul = 1ull << 40;
-    else if (!suf.empty()) return false;
+    if (suf == "K" || suf == "k" || suf == "KiB")
+        mul = 1ull << 10;
+    else if (suf == "M" || suf == "m" || suf == "MiB")
+        mul = 1ull << 20;
+    else if (suf == "G" || suf == "g" || suf == "GiB")
+        mul = 1ull << 30;
+    else if (suf == "T" || suf == "t" || suf == "TiB")
+        mul = 1ull << 40;
+    else if (!suf.empty())
+        return false;
     if (v > UINT64_MAX / mul) return false;
     out = v * mul;
     return true;
@@ -63,12 +69,16 @@ bool parse_size(const std::string &s, uint64_t &out) {
 
 int main(int argc, char **argv) {
     spand::Config cfg;
-    static const option opts[] = {
-        {"socket", required_argument, nullptr, 's'},    {"create", required_argument, nullptr, 'c'},
-        {"ring-size", required_argument, nullptr, 'r'}, {"max-members", required_argument, nullptr, 'm'},
-        {"max-rejects", required_argument, nullptr, 'R'}, {"allow-uid", required_argument, nullptr, 'u'},
-        {"log-level", required_argument, nullptr, 'l'}, {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},         {nullptr, 0, nullptr, 0}};
+    static const option opts[] = {{"socket", required_argument, nullptr, 's'},
+                                  {"create", required_argument, nullptr, 'c'},
+                                  {"ring-size", required_argument, nullptr, 'r'},
+                                  {"max-members", required_argument, nullptr, 'm'},
+                                  {"max-rejects", required_argument, nullptr, 'R'},
+                                  {"allow-uid", required_argument, nullptr, 'u'},
+                                  {"log-level", required_argument, nullptr, 'l'},
+                                  {"help", no_argument, nullptr, 'h'},
+                                  {"version", no_argument, nullptr, 'V'},
+                                  {nullptr, 0, nullptr, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":s:c:r:m:R:u:l:hV", opts, nullptr)) != -1) {
@@ -87,11 +97,13 @@ int main(int argc, char **argv) {
                 std::string rest = arg.substr(p1 + 1), size = rest;
                 auto p2 = rest.find(':');
                 if (p2 != std::string::npos) {
-                    if (rest.substr(p2 + 1) != "huge") usage_error("--create: unknown flag '" + rest.substr(p2 + 1) + "'");
+                    if (rest.substr(p2 + 1) != "huge")
+                        usage_error("--create: unknown flag '" + rest.substr(p2 + 1) + "'");
                     spec.flags |= SPAN_VM_HUGEPAGES;
                     size = rest.substr(0, p2);
                 }
-                if (!span::valid_name_str(spec.name.c_str())) usage_error("--create: invalid name '" + spec.name + "'");
+                if (!span::valid_name_str(spec.name.c_str()))
+                    usage_error("--create: invalid name '" + spec.name + "'");
                 uint64_t align = (spec.flags & SPAN_VM_HUGEPAGES) ? (2u << 20) : 4096;
                 if (!parse_size(size, spec.mem_size) || !spec.mem_size || spec.mem_size % align ||
                     spec.mem_size > SPAN_GPA_LIMIT)
@@ -100,16 +112,19 @@ int main(int argc, char **argv) {
                 break;
             }
             case 'r':
-                if (!parse_size(arg, v) || !span::is_pow2(v) || v < SPAN_RING_SIZE_MIN || v > SPAN_RING_SIZE_MAX)
+                if (!parse_size(arg, v) || !span::is_pow2(v) || v < SPAN_RING_SIZE_MIN ||
+                    v > SPAN_RING_SIZE_MAX)
                     usage_error("--ring-size: want a power of two between 4K and 16M");
                 cfg.ring_size = static_cast<uint32_t>(v);
                 break;
             case 'm':
-                if (!parse_size(arg, v) || v < 2 || v > SPAN_MAX_MEMBERS) usage_error("--max-members: want 2..16");
+                if (!parse_size(arg, v) || v < 2 || v > SPAN_MAX_MEMBERS)
+                    usage_error("--max-members: want 2..16");
                 cfg.max_members = static_cast<uint32_t>(v);
                 break;
             case 'R':
-                if (!parse_size(arg, v) || v < 1 || v > 1000000) usage_error("--max-rejects: want 1..1000000");
+                if (!parse_size(arg, v) || v < 1 || v > 1000000)
+                    usage_error("--max-rejects: want 1..1000000");
                 cfg.max_rejects = static_cast<uint32_t>(v);
                 break;
             case 'u':
@@ -117,16 +132,27 @@ int main(int argc, char **argv) {
                 cfg.allow_uids.push_back(static_cast<uid_t>(v));
                 break;
             case 'l':
-                if (arg == "debug") cfg.log_level = spand::LogLevel::Debug;
-                else if (arg == "info") cfg.log_level = spand::LogLevel::Info;
-                else if (arg == "warn") cfg.log_level = spand::LogLevel::Warn;
-                else if (arg == "error") cfg.log_level = spand::LogLevel::Error;
-                else usage_error("--log-level: want debug, info, warn or error");
+                if (arg == "debug")
+                    cfg.log_level = spand::LogLevel::Debug;
+                else if (arg == "info")
+                    cfg.log_level = spand::LogLevel::Info;
+                else if (arg == "warn")
+                    cfg.log_level = spand::LogLevel::Warn;
+                else if (arg == "error")
+                    cfg.log_level = spand::LogLevel::Error;
+                else
+                    usage_error("--log-level: want debug, info, warn or error");
                 break;
-            case 'h': std::fputs(kUsage, stdout); return 0;
-            case 'V': std::printf("spand (span protocol %d)\n", SPAN_PROTO_VERSION); return 0;
-            case ':': usage_error(std::string("option requires an argument: ") + argv[optind - 1]);
-            default: usage_error(std::string("unknown option: ") + argv[optind - 1]);
+            case 'h':
+                std::fputs(kUsage, stdout);
+                return 0;
+            case 'V':
+                std::printf("spand (span protocol %d)\n", SPAN_PROTO_VERSION);
+                return 0;
+            case ':':
+                usage_error(std::string("option requires an argument: ") + argv[optind - 1]);
+            default:
+                usage_error(std::string("unknown option: ") + argv[optind - 1]);
         }
     }
     if (optind < argc) usage_error(std::string("unexpected argument: ") + argv[optind]);

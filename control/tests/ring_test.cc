@@ -19,7 +19,8 @@ namespace {
 
 struct RingMem {
     explicit RingMem(uint32_t size) : size(size) {
-        mem = ::mmap(nullptr, SPAN_RING_HDR_SIZE + size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        mem = ::mmap(nullptr, SPAN_RING_HDR_SIZE + size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         ring_init(mem, size, 0, 1);
     }
     ~RingMem() { ::munmap(mem, SPAN_RING_HDR_SIZE + size); }
@@ -52,7 +53,9 @@ bool check_rec(const uint8_t *buf, long n, uint64_t seq, size_t len) {
     return true;
 }
 
-size_t len_for(uint64_t seq) { return 32 + 8 * ((seq * 7919) % 29); }  // 32..256 bytes
+size_t len_for(uint64_t seq) {
+    return 32 + 8 * ((seq * 7919) % 29);
+}  // 32..256 bytes
 
 }  // namespace
 
@@ -68,8 +71,10 @@ TEST(Ring, AttachChecksHeader) {
 TEST(Ring, CacheLineSeparation) {
     EXPECT_EQ(offsetof(span_ring_hdr, head) % SPAN_CACHELINE, 0u);
     EXPECT_EQ(offsetof(span_ring_hdr, tail) % SPAN_CACHELINE, 0u);
-    EXPECT_NE(offsetof(span_ring_hdr, head) / SPAN_CACHELINE, offsetof(span_ring_hdr, tail) / SPAN_CACHELINE);
-    EXPECT_EQ(offsetof(span_ring_hdr, need_wakeup) / SPAN_CACHELINE, offsetof(span_ring_hdr, tail) / SPAN_CACHELINE);
+    EXPECT_NE(offsetof(span_ring_hdr, head) / SPAN_CACHELINE,
+              offsetof(span_ring_hdr, tail) / SPAN_CACHELINE);
+    EXPECT_EQ(offsetof(span_ring_hdr, need_wakeup) / SPAN_CACHELINE,
+              offsetof(span_ring_hdr, tail) / SPAN_CACHELINE);
 }
 
 TEST(Ring, PushPopInOrderWithWraparound) {
@@ -101,7 +106,7 @@ TEST(Ring, FullRingRefusesAndNothingVisibleBeforePublish) {
     uint8_t buf[2048], out[4096];
     int n = 0;
     while (p.push(buf, make_rec(buf, n, 256))) n++;
-    EXPECT_EQ(n, 16);  // exactly size / 256
+    EXPECT_EQ(n, 16);                       // exactly size / 256
     EXPECT_EQ(c.pop(out, sizeof(out)), 0);  // not published yet
     p.publish();
     EXPECT_EQ(c.pop(out, sizeof(out)), 256);
@@ -185,7 +190,7 @@ TEST(Ring, WakeupProtocol) {
     EXPECT_TRUE(p.publish());  // producer sees the sleeper
     c.wake_done();
     ASSERT_TRUE(p.push(buf, make_rec(buf, 2, 64)));
-    EXPECT_FALSE(p.publish());  // consumer awake: no kick needed
+    EXPECT_FALSE(p.publish());       // consumer awake: no kick needed
     EXPECT_TRUE(c.prepare_sleep());  // data pending: don't sleep
 }
 
@@ -198,7 +203,8 @@ TEST(Ring, TwoThreadsMillionsOfMessages) {
         uint8_t buf[512];
         for (uint64_t s = 0; s < kCount;) {
             int batch = 0;
-            while (s < kCount && batch < 16 && p.push(buf, make_rec(buf, s, len_for(s)))) s++, batch++;
+            while (s < kCount && batch < 16 && p.push(buf, make_rec(buf, s, len_for(s))))
+                s++, batch++;
             p.publish();
             if (!batch) std::this_thread::yield();
         }
@@ -282,7 +288,8 @@ TEST(Ring, TwoProcessesMillionsOfMessages) {
         uint8_t buf[512];
         for (uint64_t s = 0; s < kCount;) {
             int batch = 0;
-            while (s < kCount && batch < 16 && p->push(buf, make_rec(buf, s, len_for(s)))) s++, batch++;
+            while (s < kCount && batch < 16 && p->push(buf, make_rec(buf, s, len_for(s))))
+                s++, batch++;
             p->publish_nowake();
             if (!batch) sched_yield();
         }

@@ -30,7 +30,7 @@ std::string slurp(const std::string &path) {
 }
 
 class Spand : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char tmpl[] = "/tmp/spand-test.XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -45,13 +45,15 @@ protected:
         (void)!std::system(cmd.c_str());
     }
 
-    pid_t start(std::vector<std::string> extra, const std::string &log = "spand.log", bool wait = true) {
+    pid_t start(std::vector<std::string> extra, const std::string &log = "spand.log",
+                bool wait = true) {
         pid_t pid = ::fork();
         if (pid == 0) {
             int fd = ::open((dir_ + "/" + log).c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             ::dup2(fd, 2);
-            std::vector<std::string> args{SPAND_PATH, "--socket", sock_, "--max-rejects", "5", "--log-level", "debug",
-                                          "--ring-size", "64K", "--max-members", "4"};
+            std::vector<std::string> args{SPAND_PATH, "--socket",      sock_,   "--max-rejects",
+                                          "5",        "--log-level",   "debug", "--ring-size",
+                                          "64K",      "--max-members", "4"};
             args.insert(args.end(), extra.begin(), extra.end());
             std::vector<char *> argv;
             for (auto &a : args) argv.push_back(a.data());
@@ -95,7 +97,8 @@ protected:
 
     // Runs spanctl; returns stdout, sets *rc to the exit status.
     std::string spanctl(const std::string &args, int *rc = nullptr) {
-        std::string cmd = std::string(SPANCTL_PATH) + " --socket " + sock_ + " " + args + " 2>" + dir_ + "/ctl.err";
+        std::string cmd = std::string(SPANCTL_PATH) + " --socket " + sock_ + " " + args + " 2>" +
+                          dir_ + "/ctl.err";
         FILE *f = ::popen(cmd.c_str(), "r");
         std::string out;
         char buf[4096];
@@ -412,14 +415,16 @@ TEST_F(Spand, SpanctlCommands) {
     spanctl("show vm2", &rc);
     EXPECT_EQ(rc, 1);
     // Usage errors exit 2; --help exits 0 for every command.
-    for (const char *bad : {"", "frobnicate", "create", "create vm3", "create vm3 --memory 1000",
-                            "create vm3 --memory 1G --bogus", "attach vm1 --member 0", "attach vm1 --vcpu 1",
-                            "attach vm1 --member 0 --vcpu 1 --device 2", "subscribe vm1 --member 0 --gfn 1",
-                            "show", "show a/b", "list extra", "--nope list"}) {
+    for (const char *bad :
+         {"", "frobnicate", "create", "create vm3", "create vm3 --memory 1000",
+          "create vm3 --memory 1G --bogus", "attach vm1 --member 0", "attach vm1 --vcpu 1",
+          "attach vm1 --member 0 --vcpu 1 --device 2", "subscribe vm1 --member 0 --gfn 1", "show",
+          "show a/b", "list extra", "--nope list"}) {
         spanctl(bad, &rc);
         EXPECT_EQ(rc, 2) << bad;
     }
-    for (const char *cmd : {"create", "list", "show", "attach", "detach", "subscribe", "unsubscribe", "destroy"}) {
+    for (const char *cmd :
+         {"create", "list", "show", "attach", "detach", "subscribe", "unsubscribe", "destroy"}) {
         out = spanctl(std::string(cmd) + " --help", &rc);
         EXPECT_EQ(rc, 0) << cmd;
         EXPECT_NE(out.find("Usage: spanctl " + std::string(cmd)), std::string::npos) << cmd;
@@ -449,13 +454,15 @@ TEST_F(Spand, CApi) {
     EXPECT_EQ(ack.status, 0);
     // Ring message m -> n.
     Msg msi = Msg::of(SPAN_MSG_MSI, span_msi{0xfee00000, 0x31, 1});
-    ASSERT_EQ(span_member_send(m, static_cast<uint16_t>(span_member_id(n)), msi.data(), msi.size()), 0);
+    ASSERT_EQ(span_member_send(m, static_cast<uint16_t>(span_member_id(n)), msi.data(), msi.size()),
+              0);
     uint8_t buf[SPAN_MSG_MAX];
     ssize_t got = 0;
     for (int i = 0; i < 1000 && got <= 0; i++) {
         got = span_member_recv(n, buf, sizeof(buf));
         if (got > 0 && reinterpret_cast<span_msg_hdr *>(buf)->type != SPAN_MSG_MSI) got = 0;
-        if (got == 0 && !span_member_prepare_wait(n)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (got == 0 && !span_member_prepare_wait(n))
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     ASSERT_GT(got, 0);
     EXPECT_EQ(reinterpret_cast<span_msg_hdr *>(buf)->src, span_member_id(m));

@@ -93,17 +93,27 @@ TEST(Topology, RandomOperationsKeepInvariants) {
     for (int step = 0; step < 20000; step++) {
         uint32_t m = rng() % 6, apic = rng() % 32, dev = rng() % 16;
         switch (rng() % 8) {
-            case 0: (void)t.add_member(m); break;
+            case 0:
+                (void)t.add_member(m);
+                break;
             case 1:
                 if (rng() % 8 == 0) t.remove_member(m);
                 break;
             case 2:
                 if (t.attach_vcpu(apic, m).ok()) seen.insert(apic);
                 break;
-            case 3: (void)t.detach_vcpu(apic, m); break;
-            case 4: (void)t.move_vcpu(apic, m, rng() % 6); break;
-            case 5: (void)t.attach_device(dev, m); break;
-            case 6: (void)t.detach_device(dev, m); break;
+            case 3:
+                (void)t.detach_vcpu(apic, m);
+                break;
+            case 4:
+                (void)t.move_vcpu(apic, m, rng() % 6);
+                break;
+            case 5:
+                (void)t.attach_device(dev, m);
+                break;
+            case 6:
+                (void)t.detach_device(dev, m);
+                break;
             case 7: {
                 auto h = t.vcpu_host(apic);
                 if (h) {

@@ -20,7 +20,9 @@ Msg mk(uint16_t type, const T &body, size_t extra = 0, uint16_t src = 1) {
     return stamped(Msg::of(type, body, extra), src);
 }
 
-Reject v(const Msg &m) { return validate_message(m.data(), m.size()); }
+Reject v(const Msg &m) {
+    return validate_message(m.data(), m.size());
+}
 
 // Applies f to a copy of the payload struct T of m and re-validates.
 template <typename T>
@@ -91,15 +93,18 @@ TEST(ValidateHeader, MisalignedLength) {
 
 TEST(ValidateHeader, PayloadSizeMismatchForEveryFixedType) {
     // Each fixed-size type with 8 bytes too few and 8 too many.
-    const uint16_t types[] = {SPAN_MSG_HELLO,     SPAN_MSG_HELLO_REPLY,    SPAN_MSG_ACK,       SPAN_MSG_INTERRUPT,
-                              SPAN_MSG_MMIO_REQ,  SPAN_MSG_MMIO_RESP,      SPAN_MSG_PIO_REQ,   SPAN_MSG_PIO_RESP,
-                              SPAN_MSG_MSI,       SPAN_MSG_MEM_SUBSCRIBE,  SPAN_MSG_MEM_EVENT, SPAN_MSG_MEM_REPLY,
-                              SPAN_MSG_WT_ACK,    SPAN_MSG_WT_INVALIDATE,  SPAN_MSG_ATTACH,    SPAN_MSG_DETACH,
-                              SPAN_MSG_RESET,     SPAN_MSG_SHUTDOWN,       SPAN_MSG_HEARTBEAT, SPAN_MSG_VM_STATE,
-                              SPAN_MSG_CTL_CREATE, SPAN_MSG_CTL_DESTROY,   SPAN_MSG_CTL_SHOW,  SPAN_MSG_CTL_VM_INFO,
-                              SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO, SPAN_MSG_TOPOLOGY_GET,
-                              SPAN_MSG_CTL_LIST, SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
-                              SPAN_MSG_WT_PUBLISH, SPAN_MSG_VCPU_STATE};
+    const uint16_t types[] = {
+        SPAN_MSG_HELLO,           SPAN_MSG_HELLO_REPLY,     SPAN_MSG_ACK,
+        SPAN_MSG_INTERRUPT,       SPAN_MSG_MMIO_REQ,        SPAN_MSG_MMIO_RESP,
+        SPAN_MSG_PIO_REQ,         SPAN_MSG_PIO_RESP,        SPAN_MSG_MSI,
+        SPAN_MSG_MEM_SUBSCRIBE,   SPAN_MSG_MEM_EVENT,       SPAN_MSG_MEM_REPLY,
+        SPAN_MSG_WT_ACK,          SPAN_MSG_WT_INVALIDATE,   SPAN_MSG_ATTACH,
+        SPAN_MSG_DETACH,          SPAN_MSG_RESET,           SPAN_MSG_SHUTDOWN,
+        SPAN_MSG_HEARTBEAT,       SPAN_MSG_VM_STATE,        SPAN_MSG_CTL_CREATE,
+        SPAN_MSG_CTL_DESTROY,     SPAN_MSG_CTL_SHOW,        SPAN_MSG_CTL_VM_INFO,
+        SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO,    SPAN_MSG_TOPOLOGY_GET,
+        SPAN_MSG_CTL_LIST,        SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
+        SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE};
     for (uint16_t t : types) {
         Msg m = stamped(Msg::make(t, 128 + 8));  // no fixed type has 136 bytes
         EXPECT_NE(v(m), Reject::None) << span_msg_type_str(t);
@@ -127,16 +132,24 @@ TEST(Validate, Hello) {
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.reserved2 = 1; }), Reject::Reserved);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.version_min = 0; }), Reject::Version);
-    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.version_min = 3, x.version_max = 2; }), Reject::Version);
+    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.version_min = 3, x.version_max = 2; }),
+              Reject::Version);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.role = 7; }), Reject::Field);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.caps = 1u << 20; }), Reject::Field);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.vm_name[0] = 0; }), Reject::Name);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.member_name[0] = 0; }), Reject::Name);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.vm_name[1] = '/'; }), Reject::Name);
     EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.vm_name[0] = '.'; }), Reject::Name);
-    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { std::memset(x.vm_name, 'a', 32); }), Reject::Name);
-    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.vm_name[10] = 'z'; }), Reject::Name);  // junk after NUL
-    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.role = SPAN_ROLE_CONTROL; std::memset(x.member_name, 0, 32); std::memset(x.vm_name, 0, 32); }),
+    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { std::memset(x.vm_name, 'a', 32); }),
+              Reject::Name);
+    EXPECT_EQ(mutate<span_hello>(m, [](auto &x) { x.vm_name[10] = 'z'; }),
+              Reject::Name);  // junk after NUL
+    EXPECT_EQ(mutate<span_hello>(m,
+                                 [](auto &x) {
+                                     x.role = SPAN_ROLE_CONTROL;
+                                     std::memset(x.member_name, 0, 32);
+                                     std::memset(x.vm_name, 0, 32);
+                                 }),
               Reject::None);
     Msg old = m;
     old.hdr().version = 0;
@@ -157,8 +170,10 @@ TEST(Validate, HelloReply) {
     EXPECT_EQ(v(m), Reject::None);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.status = 5; }), Reject::Field);
-    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.status = -ENOENT; }), Reject::Count);  // fds with error
-    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.status = -ENOENT, x.nr_fds = 0; }), Reject::None);
+    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.status = -ENOENT; }),
+              Reject::Count);  // fds with error
+    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.status = -ENOENT, x.nr_fds = 0; }),
+              Reject::None);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.version = 2; }), Reject::Version);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.flags = 8; }), Reject::Field);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.max_members = 17; }), Reject::Count);
@@ -167,8 +182,20 @@ TEST(Validate, HelloReply) {
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.mem_size = 100; }), Reject::Range);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.chan_size += 4096; }), Reject::Range);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.nr_fds = 3; }), Reject::Count);
-    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x = {}; x.version = 1; x.vm_id = 3; }), Reject::None);
-    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x = {}; x.version = 1; x.nr_fds = 2; }), Reject::Field);
+    EXPECT_EQ(mutate<span_hello_reply>(m,
+                                       [](auto &x) {
+                                           x = {};
+                                           x.version = 1;
+                                           x.vm_id = 3;
+                                       }),
+              Reject::None);
+    EXPECT_EQ(mutate<span_hello_reply>(m,
+                                       [](auto &x) {
+                                           x = {};
+                                           x.version = 1;
+                                           x.nr_fds = 2;
+                                       }),
+              Reject::Field);
 }
 
 TEST(Validate, Ack) {
@@ -201,8 +228,10 @@ TEST(Validate, Topology) {
     EXPECT_EQ(v(build({{SPAN_APIC_NONE, 0}}, {})), Reject::Field);
     Msg m = build({{0, 0}}, {});
     EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_vcpus = 2; }), Reject::Size);
-    EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_vcpus = SPAN_MAX_VCPUS + 1; }), Reject::Count);
-    EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_devices = SPAN_MAX_DEVICES + 1; }), Reject::Count);
+    EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_vcpus = SPAN_MAX_VCPUS + 1; }),
+              Reject::Count);
+    EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_devices = SPAN_MAX_DEVICES + 1; }),
+              Reject::Count);
     EXPECT_EQ(mutate<span_topology>(m, [](auto &x) { x.nr_vcpus = 0xffffffff; }), Reject::Count);
     EXPECT_EQ(v(stamped(Msg::make(SPAN_MSG_TOPOLOGY, 8))), Reject::Size);
 }
@@ -213,16 +242,22 @@ TEST(Validate, Interrupt) {
     using I = span_interrupt;
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.vector = 15; }), Reject::Field);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_LOWEST, x.vector = 3; }), Reject::Field);
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_LOWEST, x.vector = 3; }),
+              Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = 2; }), Reject::Field);  // SMI not forwarded
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = 7; }), Reject::Field);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_NMI; }), Reject::Field);  // vector must be 0
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_NMI; }),
+              Reject::Field);  // vector must be 0
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_NMI, x.vector = 0; }), Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_INIT, x.vector = 0; }), Reject::None);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_INIT, x.vector = 0, x.trigger = 1, x.level = 0; }),
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.delivery = SPAN_DM_INIT, x.vector = 0, x.trigger = 1, x.level = 0;
+                        }),
               Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.level = 0; }), Reject::Field);  // edge de-assert
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_SIPI, x.vector = 0x9a; }), Reject::None);
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_SIPI, x.vector = 0x9a; }),
+              Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest_mode = 2; }), Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = 4; }), Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.trigger = 2; }), Reject::Field);
@@ -230,14 +265,27 @@ TEST(Validate, Interrupt) {
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.x2apic = 2; }), Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest = 0x100; }), Reject::Range);  // xAPIC: 8-bit
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest = 0x100, x.x2apic = 1; }), Reject::None);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest = 0xff, x.dest_mode = SPAN_DEST_LOGICAL; }), Reject::None);
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest = 0xff, x.dest_mode = SPAN_DEST_LOGICAL; }),
+              Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_SELF, x.dest = 0; }), Reject::None);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_SELF; }), Reject::Field);  // dest must be 0
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_SELF, x.dest = 0, x.delivery = SPAN_DM_NMI, x.vector = 0; }),
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_SELF; }),
+              Reject::Field);  // dest must be 0
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.shorthand = SPAN_SH_SELF, x.dest = 0, x.delivery = SPAN_DM_NMI,
+                            x.vector = 0;
+                        }),
               Reject::Field);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_ALL_INCL, x.dest = 0, x.delivery = SPAN_DM_LOWEST; }),
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.shorthand = SPAN_SH_ALL_INCL, x.dest = 0, x.delivery = SPAN_DM_LOWEST;
+                        }),
               Reject::Field);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.shorthand = SPAN_SH_ALL_EXCL, x.dest = 0, x.delivery = SPAN_DM_INIT, x.vector = 0; }),
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.shorthand = SPAN_SH_ALL_EXCL, x.dest = 0, x.delivery = SPAN_DM_INIT,
+                            x.vector = 0;
+                        }),
               Reject::None);
 }
 
@@ -262,7 +310,8 @@ TEST(Validate, MmioAndPio) {
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.vcpu = SPAN_APIC_NONE; }), Reject::Field);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.addr = SPAN_GPA_LIMIT - 2; }), Reject::Range);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.addr = ~0ull - 1; }), Reject::Range);
-    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.is_write = 0; }), Reject::Field);  // read carries no data
+    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.is_write = 0; }),
+              Reject::Field);  // read carries no data
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.data = 1ull << 32; }), Reject::Range);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.size = 1, x.data = 0x100; }), Reject::Range);
     Msg p = mk(SPAN_MSG_PIO_REQ, r);
@@ -274,8 +323,10 @@ TEST(Validate, MmioAndPio) {
     EXPECT_EQ(v(resp), Reject::None);
     EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
     EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.status = 3; }), Reject::Field);
-    EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.status = -EIO; }), Reject::Field);  // error with data
-    EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.status = -EIO, x.data = 0; }), Reject::None);
+    EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.status = -EIO; }),
+              Reject::Field);  // error with data
+    EXPECT_EQ(mutate<span_io_resp>(resp, [](auto &x) { x.status = -EIO, x.data = 0; }),
+              Reject::None);
     Msg presp = mk(SPAN_MSG_PIO_RESP, span_io_resp{1, 1ull << 32, 0, 0});
     EXPECT_EQ(v(presp), Reject::Range);
 }
@@ -284,23 +335,29 @@ TEST(Validate, Msi) {
     Msg m = mk(SPAN_MSG_MSI, span_msi{0xfee01000, 0x4041, 2});
     EXPECT_EQ(v(m), Reject::None);
     EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.addr = 0xfec00000; }), Reject::Range);
-    EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.addr = 0xfee00000 | (1ull << 60); }), Reject::Range);
-    EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.addr = 0xfee00000 | (5ull << 32); }), Reject::None);
+    EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.addr = 0xfee00000 | (1ull << 60); }),
+              Reject::Range);
+    EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.addr = 0xfee00000 | (5ull << 32); }),
+              Reject::None);
     EXPECT_EQ(mutate<span_msi>(m, [](auto &x) { x.data = 0x10000; }), Reject::Reserved);
 }
 
 TEST(Validate, MemoryEvents) {
-    Msg s = mk(SPAN_MSG_MEM_SUBSCRIBE, span_mem_subscribe{0, 0x100, 16, SPAN_ACCESS_WRITE, SPAN_MEMBER_SELF});
+    Msg s = mk(SPAN_MSG_MEM_SUBSCRIBE,
+               span_mem_subscribe{0, 0x100, 16, SPAN_ACCESS_WRITE, SPAN_MEMBER_SELF});
     EXPECT_EQ(v(s), Reject::None);
     using S = span_mem_subscribe;
-    EXPECT_EQ(mutate<S>(s, [](auto &x) { x.sub_id = 1; }), Reject::Field);  // members don't pick ids
+    EXPECT_EQ(mutate<S>(s, [](auto &x) { x.sub_id = 1; }),
+              Reject::Field);  // members don't pick ids
     EXPECT_EQ(mutate<S>(s, [](auto &x) { x.nr_pages = 0; }), Reject::Range);
-    EXPECT_EQ(mutate<S>(s, [](auto &x) { x.gfn = SPAN_GFN_LIMIT - 1, x.nr_pages = 2; }), Reject::Range);
+    EXPECT_EQ(mutate<S>(s, [](auto &x) { x.gfn = SPAN_GFN_LIMIT - 1, x.nr_pages = 2; }),
+              Reject::Range);
     EXPECT_EQ(mutate<S>(s, [](auto &x) { x.gfn = ~0ull, x.nr_pages = 2; }), Reject::Range);
     EXPECT_EQ(mutate<S>(s, [](auto &x) { x.access = 0; }), Reject::Field);
     EXPECT_EQ(mutate<S>(s, [](auto &x) { x.access = 8; }), Reject::Field);
     EXPECT_EQ(mutate<S>(s, [](auto &x) { x.member = 99; }), Reject::Address);
-    Msg fromd = mk(SPAN_MSG_MEM_SUBSCRIBE, span_mem_subscribe{3, 0x100, 16, SPAN_ACCESS_WRITE, 1}, 0, SPAN_MEMBER_SPAND);
+    Msg fromd = mk(SPAN_MSG_MEM_SUBSCRIBE, span_mem_subscribe{3, 0x100, 16, SPAN_ACCESS_WRITE, 1},
+                   0, SPAN_MEMBER_SPAND);
     EXPECT_EQ(v(fromd), Reject::None);
     EXPECT_EQ(mutate<S>(fromd, [](auto &x) { x.sub_id = 0; }), Reject::Field);
     EXPECT_EQ(mutate<S>(fromd, [](auto &x) { x.member = SPAN_MEMBER_SELF; }), Reject::Field);
@@ -313,7 +370,8 @@ TEST(Validate, MemoryEvents) {
     using E = span_mem_event;
     EXPECT_EQ(mutate<E>(e, [](auto &x) { x.sub_id = 0; }), Reject::Field);
     EXPECT_EQ(mutate<E>(e, [](auto &x) { x.gpa = SPAN_GPA_LIMIT; }), Reject::Range);
-    EXPECT_EQ(mutate<E>(e, [](auto &x) { x.access = SPAN_ACCESS_WRITE | SPAN_ACCESS_READ; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(e, [](auto &x) { x.access = SPAN_ACCESS_WRITE | SPAN_ACCESS_READ; }),
+              Reject::Field);
     EXPECT_EQ(mutate<E>(e, [](auto &x) { x.access = 0; }), Reject::Field);
     EXPECT_EQ(mutate<E>(e, [](auto &x) { x.access = 16; }), Reject::Field);
     EXPECT_EQ(mutate<E>(e, [](auto &x) { x.vcpu = SPAN_APIC_NONE; }), Reject::Field);
@@ -377,12 +435,22 @@ TEST(Validate, AttachDetach) {
     EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = 4; }), Reject::Field);
     EXPECT_EQ(mutate<A>(m, [](auto &x) { x.id = SPAN_APIC_NONE; }), Reject::Field);
     EXPECT_EQ(mutate<A>(m, [](auto &x) { x.gpa = 4096; }), Reject::Field);
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_DEVICE, x.size = 4096; }), Reject::Field);
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.size = 1 << 20; }), Reject::None);
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.size = 1 << 20; }), Reject::Field);  // id
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.gpa = 100; }), Reject::Range);
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.size = 100; }), Reject::Range);
-    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.gpa = SPAN_GPA_LIMIT - 4096, x.size = 8192; }),
+    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_DEVICE, x.size = 4096; }),
+              Reject::Field);
+    EXPECT_EQ(
+        mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.size = 1 << 20; }),
+        Reject::None);
+    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.size = 1 << 20; }),
+              Reject::Field);  // id
+    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.gpa = 100; }),
+              Reject::Range);
+    EXPECT_EQ(mutate<A>(m, [](auto &x) { x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.size = 100; }),
+              Reject::Range);
+    EXPECT_EQ(mutate<A>(m,
+                        [](auto &x) {
+                            x.kind = SPAN_ATTACH_MEMORY, x.id = 0, x.gpa = SPAN_GPA_LIMIT - 4096,
+                            x.size = 8192;
+                        }),
               Reject::Range);
     Msg d = mk(SPAN_MSG_DETACH, span_attach{SPAN_ATTACH_DEVICE, 1, 9, 0, 0, 0});
     EXPECT_EQ(v(d), Reject::None);
@@ -406,7 +474,8 @@ TEST(Validate, VcpuState) {
     pad.payload()[sizeof(span_vcpu_state) + 101] = 1;
     EXPECT_EQ(v(pad), Reject::Reserved);
     Msg none = st(8, 8, 0, 8);
-    EXPECT_EQ(mutate<span_vcpu_state>(none, [](auto &x) { x.apic_id = SPAN_APIC_NONE; }), Reject::Field);
+    EXPECT_EQ(mutate<span_vcpu_state>(none, [](auto &x) { x.apic_id = SPAN_APIC_NONE; }),
+              Reject::Field);
 }
 
 TEST(Validate, LifecycleAndState) {
@@ -417,7 +486,8 @@ TEST(Validate, LifecycleAndState) {
     EXPECT_EQ(mutate<span_reset>(r, [](auto &x) { x.reason = SPAN_REASON_MAX; }), Reject::Field);
     EXPECT_EQ(v(mk(SPAN_MSG_SHUTDOWN, span_reset{SPAN_REASON_ADMIN, 0})), Reject::None);
     EXPECT_EQ(v(mk(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 1})), Reject::None);
-    Msg s = mk(SPAN_MSG_VM_STATE, span_vm_state{SPAN_VM_PAUSED, SPAN_REASON_MEMBER_LOST}, 0, SPAN_MEMBER_SPAND);
+    Msg s = mk(SPAN_MSG_VM_STATE, span_vm_state{SPAN_VM_PAUSED, SPAN_REASON_MEMBER_LOST}, 0,
+               SPAN_MEMBER_SPAND);
     EXPECT_EQ(v(s), Reject::None);
     EXPECT_EQ(mutate<span_vm_state>(s, [](auto &x) { x.state = 0; }), Reject::Field);
     EXPECT_EQ(mutate<span_vm_state>(s, [](auto &x) { x.state = 4; }), Reject::Field);
@@ -436,7 +506,8 @@ TEST(Validate, Control) {
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.flags = 2; }), Reject::Field);
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.mem_size = 0; }), Reject::Range);
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.mem_size = 4097; }), Reject::Range);
-    EXPECT_EQ(mutate<C>(m, [](auto &x) { x.mem_size = 4096, x.flags = SPAN_VM_HUGEPAGES; }), Reject::Range);
+    EXPECT_EQ(mutate<C>(m, [](auto &x) { x.mem_size = 4096, x.flags = SPAN_VM_HUGEPAGES; }),
+              Reject::Range);
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.mem_size = SPAN_GPA_LIMIT * 2; }), Reject::Range);
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.ring_size = 12345; }), Reject::Range);
     EXPECT_EQ(mutate<C>(m, [](auto &x) { x.ring_size = 1024; }), Reject::Range);
@@ -475,7 +546,8 @@ TEST(Validate, Control) {
     EXPECT_EQ(mutate<M>(mm, [](auto &x) { x.mem_gpa = SPAN_GPA_LIMIT; }), Reject::Range);
     EXPECT_EQ(mutate<M>(mm, [](auto &x) { x.name[0] = 0; }), Reject::Name);
 
-    Msg si = mk(SPAN_MSG_CTL_SUB_INFO, span_mem_subscribe{1, 0, 1, SPAN_ACCESS_EXEC, 2}, 0, SPAN_MEMBER_SPAND);
+    Msg si = mk(SPAN_MSG_CTL_SUB_INFO, span_mem_subscribe{1, 0, 1, SPAN_ACCESS_EXEC, 2}, 0,
+                SPAN_MEMBER_SPAND);
     EXPECT_EQ(v(si), Reject::None);
     using S = span_mem_subscribe;
     EXPECT_EQ(mutate<S>(si, [](auto &x) { x.sub_id = 0; }), Reject::Field);

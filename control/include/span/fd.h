@@ -10,7 +10,7 @@ namespace span {
 
 // Owns one file descriptor (or none: -1).  Closing happens exactly once.
 class UniqueFd {
-public:
+  public:
     UniqueFd() = default;
     explicit UniqueFd(int fd) : fd_(fd) {}
     UniqueFd(UniqueFd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
@@ -28,13 +28,13 @@ public:
     int release() { return std::exchange(fd_, -1); }
     void reset(int fd = -1);
 
-private:
+  private:
     int fd_ = -1;
 };
 
 // Owns one mmap()ed region.
 class Mapping {
-public:
+  public:
     Mapping() = default;
     Mapping(void *addr, size_t len) : addr_(addr), len_(len) {}
     Mapping(Mapping &&o) noexcept
@@ -60,7 +60,7 @@ public:
     bool valid() const { return addr_ != nullptr; }
     void reset();
 
-private:
+  private:
     void *addr_ = nullptr;
     size_t len_ = 0;
 };

@@ -42,7 +42,7 @@ struct RecvStats {
 bool ring_type_allowed(uint16_t type);
 
 class Member {
-public:
+  public:
     static Result<std::unique_ptr<Member>> connect(const ConnectOptions &opt);
     Member(const Member &) = delete;
     Member &operator=(const Member &) = delete;
@@ -86,7 +86,7 @@ public:
 
     const RecvStats &stats() const { return stats_; }
 
-private:
+  private:
     Member() = default;
     Status hello(const ConnectOptions &opt);
     Status map_channel();

@@ -18,7 +18,7 @@ namespace span {
 
 // An owned, 8-aligned message buffer: header followed by payload.
 class Msg {
-public:
+  public:
     Msg() = default;
     // A zeroed message of `type` with payload_len payload bytes (rounded up
     // to SPAN_MSG_ALIGN).
@@ -50,7 +50,7 @@ public:
         return v;
     }
 
-private:
+  private:
     std::vector<uint64_t> buf_;  // uint64_t: 8-byte alignment
 };
 
@@ -66,7 +66,8 @@ Status send_msg(int sock, const Msg &m, std::span<const int> fds = {});
 //   Error EMSGSIZE                   too many fds attached
 // Every message returned has passed validate_message().  Received fds are
 // appended to *fds (close-on-exec); when fds is null they are closed.
-Result<Msg> recv_msg(int sock, std::vector<UniqueFd> *fds, int timeout_ms = -1, Reject *why = nullptr);
+Result<Msg> recv_msg(int sock, std::vector<UniqueFd> *fds, int timeout_ms = -1,
+                     Reject *why = nullptr);
 
 // Fills the header fields a sender owns.
 void stamp(Msg &m, uint16_t src, uint16_t dst, uint64_t seq, uint32_t flags = 0);

@@ -25,7 +25,7 @@ struct Error {
 // result is a programming error (asserted by std::get).
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T v) : v_(std::move(v)) {}
     Result(Error e) : v_(std::move(e)) {}
 
@@ -38,13 +38,13 @@ public:
     T &operator*() & { return value(); }
     const Error &error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error e) : err_(std::move(e)), ok_(false) {}
 
@@ -52,7 +52,7 @@ public:
     explicit operator bool() const { return ok_; }
     const Error &error() const { return err_; }
 
-private:
+  private:
     Error err_;
     bool ok_ = true;
 };
@@ -62,8 +62,8 @@ using Status = Result<void>;
 }  // namespace span
 
 // Propagate an error from an expression returning Result<...>.
-#define SPAN_TRY(expr)                                  \
-    do {                                                \
-        auto span_try_r_ = (expr);                      \
+#define SPAN_TRY(expr)                                     \
+    do {                                                   \
+        auto span_try_r_ = (expr);                         \
         if (!span_try_r_.ok()) return span_try_r_.error(); \
     } while (0)

@@ -28,7 +28,9 @@
 #include "span/result.h"
 
 namespace span {
-constexpr bool is_pow2_u32(uint32_t v) { return v && !(v & (v - 1)); }
+constexpr bool is_pow2_u32(uint32_t v) {
+    return v && !(v & (v - 1));
+}
 }  // namespace span
 
 namespace span {
@@ -37,7 +39,7 @@ namespace span {
 void ring_init(void *base, uint32_t size, uint32_t from, uint32_t to);
 
 class RingProducer {
-public:
+  public:
     RingProducer() = default;
     // Attaches to an initialised ring of `size` data bytes.  Fails if the
     // shared header does not describe that ring.
@@ -61,7 +63,7 @@ public:
     bool valid() const { return h_ != nullptr; }
     uint64_t corrupt() const { return corrupt_; }
 
-private:
+  private:
     bool make_room(size_t len, uint64_t &pos);
 
     span_ring_hdr *h_ = nullptr;
@@ -70,11 +72,11 @@ private:
     uint64_t head_ = 0;         // private, authoritative
     uint64_t cached_tail_ = 0;  // last tail seen
     size_t reserved_ = 0;
-    uint64_t corrupt_ = 0;      // times the consumer's tail was insane
+    uint64_t corrupt_ = 0;  // times the consumer's tail was insane
 };
 
 class RingConsumer {
-public:
+  public:
     RingConsumer() = default;
     static Result<RingConsumer> attach(void *base, uint32_t size, uint32_t from, uint32_t to);
 
@@ -97,7 +99,7 @@ public:
 
     bool valid() const { return h_ != nullptr; }
 
-private:
+  private:
     span_ring_hdr *h_ = nullptr;
     uint8_t *data_ = nullptr;
     uint32_t size_ = 0;

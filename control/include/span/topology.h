@@ -23,7 +23,7 @@
 namespace span {
 
 class Topology {
-public:
+  public:
     Status add_member(uint32_t member);
     bool has_member(uint32_t member) const { return members_.count(member) != 0; }
 
@@ -61,7 +61,7 @@ public:
     // Parses a validated SPAN_MSG_TOPOLOGY (members are added as needed).
     static Result<Topology> from_message(const Msg &m);
 
-private:
+  private:
     std::set<uint32_t> members_;
     std::map<uint32_t, uint32_t> vcpu_host_;  // APIC ID -> member
     std::map<uint32_t, uint32_t> dev_owner_;  // device -> member

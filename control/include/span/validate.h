@@ -76,13 +76,18 @@ bool valid_name(const char (&name)[32], bool allow_empty);
 bool valid_name_str(const char *s);
 
 // Channel layout helpers (shared by spand and members).
-constexpr uint64_t ring_stride(uint32_t ring_size) { return uint64_t(SPAN_RING_HDR_SIZE) + ring_size; }
+constexpr uint64_t ring_stride(uint32_t ring_size) {
+    return uint64_t(SPAN_RING_HDR_SIZE) + ring_size;
+}
 constexpr uint64_t chan_size(uint32_t max_members, uint32_t ring_size) {
     return SPAN_CHAN_HDR_SIZE + uint64_t(max_members) * max_members * ring_stride(ring_size);
 }
-constexpr uint64_t ring_offset(uint32_t from, uint32_t to, uint32_t max_members, uint32_t ring_size) {
+constexpr uint64_t ring_offset(uint32_t from, uint32_t to, uint32_t max_members,
+                               uint32_t ring_size) {
     return SPAN_CHAN_HDR_SIZE + (uint64_t(from) * max_members + to) * ring_stride(ring_size);
 }
-constexpr bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+constexpr bool is_pow2(uint64_t v) {
+    return v && !(v & (v - 1));
+}
 
 }  // namespace span
