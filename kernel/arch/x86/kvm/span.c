@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Span: interrupts to and from vCPUs hosted by another hypervisor.
+ *
+ * A Span VM's vCPUs are split across several hypervisors, each running only
+ * its own share of them.  User space declares the APIC IDs hosted elsewhere
+ * with KVM_SPAN_SET_REMOTE.  From then on every interrupt that the in-kernel
+ * local APIC, IOAPIC or MSI path would deliver is classified once, in
+ * kvm_irq_delivery_to_apic():
+ *
+ *  - physical destination that is a remote APIC ID: handed to user space;
+ *  - broadcast, shorthand "all" / "all but self", or logical destination:
+ *    delivered to the local vCPUs as usual and handed to user space once
+ *    (remote LDRs are unknown here; the receiving side resolves its own
+ *    vCPUs, and "self" never leaves);
+ *  - logical lowest priority: delivered to a local vCPU if one matches, else
+ *    handed to user space (user space offers it to the other hypervisors in
+ *    a fixed order and the first one that accepts it ends the search);
+ *  - anything else: local, unchanged.
+ *
+ * "Handed to user space" means: in the context of a vCPU of this VM (an ICR
+ * write, a hypercall, an MMIO write to the in-kernel IOAPIC) the interrupt is
+ * queued on that vCPU and the vCPU exits with KVM_EXIT_SPAN_IRQ before it
+ * runs guest code again, one exit per interrupt, which cannot lose anything.
+ * Elsewhere (irqfd, KVM_SIGNAL_MSI, device threads) it is appended to the
+ * span ring, a kernel-owned ring that user space maps (KVM_SPAN_CREATE_RING)
+ * and drains; an eventfd signals new entries.  An interrupt that finds no
+ * ring, a full ring or a ring whose tail user space corrupted is counted
+ * (ring header "dropped", VM stat span_dropped) and reported as an error
+ * to the caller, never dropped silently.
+ *
+ * User space injects interrupts from elsewhere with KVM_SPAN_INJECT, which
+ * delivers to local vCPUs only.
+ *
+ * The remote set is a bitmap published with RCU: readers (including atomic
+ * ones) see either the old or the new set, never a mix, and writers are
+ * serialised by kvm->lock, which also orders them against vCPU creation.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "irq.h"
+#include "lapic.h"
+#include "x86.h"
+#include "span.h"
+
+struct kvm_span_remote_set {
+	struct rcu_head rcu;
+	u32 nr;
+	unsigned long ids[BITS_TO_LONGS(KVM_MAX_VCPU_IDS)];
+};
+
+struct kvm_span_ring {
+	u32 entries;			/* KVM's copies: never read back */
+	u32 head;
+	u64 dropped;
+	size_t size;			/* bytes that may be mapped */
+	struct kvm_span_ring_hdr *hdr;	/* shared with user space */
+	struct kvm_span_irq *ents;
+	struct eventfd_ctx *eventfd;
+};
+
+struct kvm_span {
+	struct kvm_span_remote_set __rcu *remote;
+	spinlock_t lock;		/* ring producers and VM stats */
+	struct kvm_span_ring *ring;	/* owned by ring_file */
+	struct file *ring_file;		/* the VM holds a reference */
+};
+
+/* kvm->arch.span, allocated on first use under kvm->lock, freed with the VM */
+static struct kvm_span *span_get(struct kvm *kvm)
+{
+	struct kvm_span *span = kvm->arch.span;
+
+	lockdep_assert_held(&kvm->lock);
+	if (span)
+		return span;
+	span = kzalloc(sizeof(*span), GFP_KERNEL_ACCOUNT);
+	if (!span)
+		return NULL;
+	spin_lock_init(&span->lock);
+	smp_store_release(&kvm->arch.span, span);
+	return span;
+}
+
+static bool span_id_is_remote(struct kvm *kvm, u32 id)
+{
+	struct kvm_span *span = smp_load_acquire(&kvm->arch.span);
+	struct kvm_span_remote_set *set;
+	bool ret = false;
+
+	if (!span || id >= KVM_MAX_VCPU_IDS)
+		return false;
+	rcu_read_lock();
+	set = rcu_dereference(span->remote);
+	if (set)
+		ret = test_bit(id, set->ids);
+	rcu_read_unlock();
+	return ret;
+}
+
+static bool span_is_broadcast(struct kvm *kvm, struct kvm_lapic *src,
+			      struct kvm_lapic_irq *irq)
+{
+	if (irq->dest_id == X2APIC_BROADCAST)
+		return true;
+	if (irq->dest_id != APIC_BROADCAST)
+		return false;
+	/* 0xff is an APIC ID, not a broadcast, for x2APIC senders. */
+	if (src)
+		return !apic_x2apic_mode(src);
+	return !(kvm->arch.x2apic_format &&
+		 kvm->arch.x2apic_broadcast_quirk_disabled);
+}
+
+enum kvm_span_route kvm_span_route(struct kvm *kvm, struct kvm_lapic *src,
+				   struct kvm_lapic_irq *irq)
+{
+	switch (irq->shorthand) {
+	case APIC_DEST_SELF:
+		return KVM_SPAN_ROUTE_LOCAL;
+	case APIC_DEST_ALLINC:
+	case APIC_DEST_ALLBUT:
+		return KVM_SPAN_ROUTE_BOTH;
+	}
+	if (irq->dest_mode == APIC_DEST_LOGICAL)
+		return kvm_lowest_prio_delivery(irq) ?
+		       KVM_SPAN_ROUTE_LOCAL_FIRST : KVM_SPAN_ROUTE_BOTH;
+	if (span_is_broadcast(kvm, src, irq))
+		return KVM_SPAN_ROUTE_BOTH;
+	return span_id_is_remote(kvm, irq->dest_id) ?
+	       KVM_SPAN_ROUTE_REMOTE : KVM_SPAN_ROUTE_LOCAL;
+}
+
+static u32 span_apic_id(struct kvm_lapic *apic)
+{
+	if (apic_x2apic_mode(apic))
+		return apic->vcpu->vcpu_id;
+	return kvm_xapic_id(apic);
+}
+
+/* Queue on the current vCPU: it exits with KVM_EXIT_SPAN_IRQ before re-entry. */
+static bool span_vcpu_queue(struct kvm_vcpu *vcpu, const struct kvm_span_irq *e)
+{
+	struct kvm_span_vcpu *q = &vcpu->arch.span;
+
+	if (q->count == KVM_SPAN_VCPU_QUEUE)
+		return false;
+	q->q[(q->head + q->count) % KVM_SPAN_VCPU_QUEUE] = *e;
+	q->count++;
+	kvm_make_request(KVM_REQ_SPAN_EXIT, vcpu);
+	return true;
+}
+
+int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu)
+{
+	struct kvm_span_vcpu *q = &vcpu->arch.span;
+
+	if (!q->count)
+		return 1;
+	vcpu->run->exit_reason = KVM_EXIT_SPAN_IRQ;
+	vcpu->run->span_irq = q->q[q->head];
+	q->head = (q->head + 1) % KVM_SPAN_VCPU_QUEUE;
+	if (--q->count)
+		kvm_make_request(KVM_REQ_SPAN_EXIT, vcpu);
+	++vcpu->stat.span_exits;
+	return 0;
+}
+
+static int span_ring_push(struct kvm *kvm, const struct kvm_span_irq *e)
+{
+	struct kvm_span *span = smp_load_acquire(&kvm->arch.span);
+	struct kvm_span_ring *ring;
+	unsigned long flags;
+	u32 tail, used;
+	int r;
+
+	if (WARN_ON_ONCE(!span))
+		return -ENODEV;
+
+	spin_lock_irqsave(&span->lock, flags);
+	ring = span->ring;
+	if (!ring) {
+		r = -ENODEV;
+		goto drop;
+	}
+	/* Pairs with user space's release store of tail after reading entries. */
+	tail = smp_load_acquire(&ring->hdr->tail);
+	used = ring->head - tail;
+	if (used > ring->entries) {
+		ring->hdr->flags |= KVM_SPAN_RING_F_BROKEN;
+		r = -EINVAL;
+		goto drop;
+	}
+	if (used == ring->entries) {
+		r = -ENOSPC;
+		goto drop;
+	}
+	ring->ents[ring->head & (ring->entries - 1)] = *e;
+	ring->head++;
+	/* Publish the entry before the head that covers it. */
+	smp_store_release(&ring->hdr->head, ring->head);
+	kvm->stat.span_forwarded++;
+	spin_unlock_irqrestore(&span->lock, flags);
+	if (ring->eventfd)
+		eventfd_signal(ring->eventfd);
+	return 1;
+
+drop:
+	kvm->stat.span_dropped++;
+	if (ring) {
+		ring->dropped++;
+		WRITE_ONCE(ring->hdr->dropped, ring->dropped);
+	}
+	spin_unlock_irqrestore(&span->lock, flags);
+	pr_warn_ratelimited("span: interrupt for APIC %#x dropped (%d)\n",
+			    e->dest_id, r);
+	return r;
+}
+
+static int span_hand_out(struct kvm *kvm, const struct kvm_span_irq *e)
+{
+	struct kvm_vcpu *vcpu = in_task() ? kvm_get_running_vcpu() : NULL;
+
+	if (vcpu && vcpu->kvm == kvm && span_vcpu_queue(vcpu, e))
+		return 1;
+	return span_ring_push(kvm, e);
+}
+
+static void span_fill(struct kvm_span_irq *e, struct kvm_lapic *src,
+		      struct kvm_lapic_irq *irq, u8 source)
+{
+	memset(e, 0, sizeof(*e));
+	e->dest_id = irq->dest_id;
+	e->src_apic_id = src ? span_apic_id(src) : KVM_SPAN_APIC_NONE;
+	e->vector = irq->vector;
+	e->delivery_mode = (irq->delivery_mode & APIC_MODE_MASK) >> 8;
+	e->dest_mode = irq->dest_mode == APIC_DEST_LOGICAL ?
+		       KVM_SPAN_DEST_LOGICAL : KVM_SPAN_DEST_PHYSICAL;
+	e->shorthand = (irq->shorthand & APIC_SHORT_MASK) >> 18;
+	e->trig_mode = !!irq->trig_mode;
+	e->level = !!irq->level;
+	e->source = source;
+	if ((src && apic_x2apic_mode(src)) || irq->dest_id > 0xff)
+		e->flags |= KVM_SPAN_IRQ_X2APIC;
+	if (irq->msi_redir_hint)
+		e->flags |= KVM_SPAN_IRQ_REDIR_HINT;
+}
+
+int kvm_span_forward(struct kvm *kvm, struct kvm_lapic *src,
+		     struct kvm_lapic_irq *irq, u8 source)
+{
+	struct kvm_span_irq e;
+
+	span_fill(&e, src, irq, source);
+	return span_hand_out(kvm, &e);
+}
+
+/* KVM_HC_SEND_IPI: the destinations in @bitmap that are remote */
+void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u32 min,
+			  struct kvm_lapic_irq *irq)
+{
+	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
+	struct kvm_lapic *src = vcpu ? vcpu->arch.apic : NULL;
+	struct kvm_lapic_irq one = *irq;
+	int i;
+
+	for_each_set_bit(i, &bitmap, BITS_PER_LONG) {
+		u64 id = (u64)min + i;
+
+		if (id >= KVM_MAX_VCPU_IDS || !span_id_is_remote(kvm, id))
+			continue;
+		one.dest_id = id;
+		one.dest_mode = APIC_DEST_PHYSICAL;
+		one.shorthand = APIC_DEST_NOSHORT;
+		kvm_span_forward(kvm, src, &one, KVM_SPAN_SRC_PV_IPI);
+	}
+}
+
+int kvm_span_vcpu_precreate(struct kvm *kvm, unsigned int id)
+{
+	return span_id_is_remote(kvm, id) ? -EEXIST : 0;
+}
+
+static bool span_vcpu_has_id(struct kvm_vcpu *vcpu, u32 id)
+{
+	struct kvm_lapic *apic = vcpu->arch.apic;
+
+	if (vcpu->vcpu_id == id)
+		return true;
+	return kvm_apic_present(vcpu) && !apic_x2apic_mode(apic) &&
+	       kvm_xapic_id(apic) == id;
+}
+
+static int span_set_remote(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_span_remote_set *new, *old;
+	struct kvm_span_remote arg;
+	struct kvm_vcpu *vcpu;
+	struct kvm_span *span;
+	u32 max, *ids = NULL;
+	unsigned long i;
+	int r;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || (!arg.nr_ids && arg.ids))
+		return -EINVAL;
+	if (!irqchip_in_kernel(kvm))
+		return -ENXIO;
+	max = kvm->arch.max_vcpu_ids ?: KVM_MAX_VCPU_IDS;
+	if (arg.nr_ids > max)
+		return -EINVAL;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return -ENOMEM;
+	if (arg.nr_ids) {
+		ids = memdup_array_user(u64_to_user_ptr(arg.ids), arg.nr_ids,
+					sizeof(*ids));
+		if (IS_ERR(ids)) {
+			kfree(new);
+			return PTR_ERR(ids);
+		}
+	}
+	r = -EINVAL;
+	for (i = 0; i < arg.nr_ids; i++) {
+		if (ids[i] >= max)
+			goto out_free;
+		__set_bit(ids[i], new->ids);
+	}
+	new->nr = bitmap_weight(new->ids, KVM_MAX_VCPU_IDS);
+
+	mutex_lock(&kvm->lock);
+	r = -EEXIST;
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		unsigned int id;
+
+		for_each_set_bit(id, new->ids, max)
+			if (span_vcpu_has_id(vcpu, id))
+				goto out_unlock;
+	}
+	r = -ENOMEM;
+	span = span_get(kvm);
+	if (!span)
+		goto out_unlock;
+	old = rcu_replace_pointer(span->remote, new,
+				  lockdep_is_held(&kvm->lock));
+	smp_store_release(&kvm->arch.span_active, new->nr != 0);
+	/* Hardware IPI virtualization would bypass the checks above. */
+	kvm_set_or_clear_apicv_inhibit(kvm, APICV_INHIBIT_REASON_SPAN,
+				       new->nr != 0);
+	mutex_unlock(&kvm->lock);
+	if (old)
+		kfree_rcu(old, rcu);
+	kfree(ids);
+	return 0;
+
+out_unlock:
+	mutex_unlock(&kvm->lock);
+out_free:
+	kfree(ids);
+	kfree(new);
+	return r;
+}
+
+static int span_inject(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_lapic_irq irq = {};
+	struct kvm_span_irq e;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+	int r;
+
+	if (copy_from_user(&e, argp, sizeof(e)))
+		return -EFAULT;
+	if (!irqchip_in_kernel(kvm))
+		return -ENXIO;
+	if ((e.flags & ~KVM_SPAN_IRQ_VALID_FLAGS) || e.reserved[0] ||
+	    e.reserved[1] || e.dest_mode > KVM_SPAN_DEST_LOGICAL ||
+	    e.shorthand > KVM_SPAN_SH_ALL_BUT_SELF ||
+	    e.shorthand == KVM_SPAN_SH_SELF || e.trig_mode > 1 || e.level > 1)
+		return -EINVAL;
+	switch (e.delivery_mode) {
+	case KVM_SPAN_DM_FIXED:
+	case KVM_SPAN_DM_LOWEST:
+		if (e.vector < 16)
+			return -EINVAL;
+		break;
+	case KVM_SPAN_DM_SMI:
+	case KVM_SPAN_DM_REMRD:
+	case KVM_SPAN_DM_NMI:
+	case KVM_SPAN_DM_INIT:
+	case KVM_SPAN_DM_SIPI:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!(e.flags & KVM_SPAN_IRQ_X2APIC) && e.dest_id > 0xff)
+		return -EINVAL;
+
+	irq.vector = e.vector;
+	irq.delivery_mode = (u32)e.delivery_mode << 8;
+	irq.dest_mode = e.dest_mode ? APIC_DEST_LOGICAL : APIC_DEST_PHYSICAL;
+	irq.trig_mode = e.trig_mode ? APIC_INT_LEVELTRIG : 0;
+	irq.level = e.level;
+	irq.msi_redir_hint = !!(e.flags & KVM_SPAN_IRQ_REDIR_HINT);
+	irq.dest_id = e.dest_id;
+
+	/*
+	 * "self" stayed with the sender, so a shorthand or a broadcast means
+	 * every local vCPU.
+	 */
+	if (e.shorthand || (e.dest_mode == KVM_SPAN_DEST_PHYSICAL &&
+			    (e.dest_id == X2APIC_BROADCAST ||
+			     (e.dest_id == APIC_BROADCAST &&
+			      !(e.flags & KVM_SPAN_IRQ_X2APIC))))) {
+		irq.shorthand = APIC_DEST_ALLINC;
+		irq.dest_mode = APIC_DEST_PHYSICAL;
+		if (irq.delivery_mode == APIC_DM_LOWEST)
+			irq.delivery_mode = APIC_DM_FIXED;
+	} else if (e.dest_mode == KVM_SPAN_DEST_PHYSICAL) {
+		/*
+		 * A physical destination must be a local vCPU.  Deliver to it
+		 * directly: the APIC map may not list a vCPU that was created
+		 * but whose APIC state was never written (e.g. an AP waiting
+		 * for its INIT).
+		 */
+		kvm_for_each_vcpu(i, vcpu, kvm) {
+			if (kvm_apic_present(vcpu) &&
+			    span_vcpu_has_id(vcpu, e.dest_id))
+				return kvm_apic_set_irq(vcpu, &irq, NULL);
+		}
+		return -EINVAL;
+	}
+
+	r = kvm_irq_delivery_to_apic_local(kvm, NULL, &irq, NULL);
+	return max(r, 0);
+}
+
+static void span_ring_free(struct kvm_span_ring *ring)
+{
+	if (ring->eventfd)
+		eventfd_ctx_put(ring->eventfd);
+	vfree(ring->hdr);
+	kfree(ring);
+}
+
+static int span_ring_release(struct inode *inode, struct file *file)
+{
+	span_ring_free(file->private_data);
+	return 0;
+}
+
+static int span_ring_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kvm_span_ring *ring = file->private_data;
+
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ring->size)
+		return -EINVAL;
+	return remap_vmalloc_range(vma, ring->hdr, 0);
+}
+
+static const struct file_operations span_ring_fops = {
+	.owner		= THIS_MODULE,
+	.release	= span_ring_release,
+	.mmap		= span_ring_mmap,
+	.llseek		= noop_llseek,
+};
+
+static int span_create_ring(struct kvm *kvm, void __user *argp)
+{
+	struct kvm_span_ring_create arg;
+	struct kvm_span_ring *ring;
+	struct kvm_span *span;
+	struct file *file;
+	int fd, r;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.reserved || arg.entries < 16 ||
+	    arg.entries > KVM_SPAN_RING_MAX_ENTRIES ||
+	    !is_power_of_2(arg.entries) || arg.eventfd < -1)
+		return -EINVAL;
+	if (!irqchip_in_kernel(kvm))
+		return -ENXIO;
+
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
+	if (!ring)
+		return -ENOMEM;
+	ring->entries = arg.entries;
+	ring->size = PAGE_ALIGN(KVM_SPAN_RING_OFFSET +
+				arg.entries * sizeof(struct kvm_span_irq));
+	ring->hdr = vmalloc_user(ring->size);
+	if (!ring->hdr) {
+		kfree(ring);
+		return -ENOMEM;
+	}
+	ring->ents = (void *)ring->hdr + KVM_SPAN_RING_OFFSET;
+	ring->hdr->entries = arg.entries;
+	if (arg.eventfd >= 0) {
+		ring->eventfd = eventfd_ctx_fdget(arg.eventfd);
+		if (IS_ERR(ring->eventfd)) {
+			r = PTR_ERR(ring->eventfd);
+			ring->eventfd = NULL;
+			span_ring_free(ring);
+			return r;
+		}
+	}
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		span_ring_free(ring);
+		return fd;
+	}
+	file = anon_inode_getfile("kvm-span-ring", &span_ring_fops, ring,
+				  O_RDWR | O_CLOEXEC);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		span_ring_free(ring);
+		return PTR_ERR(file);
+	}
+
+	mutex_lock(&kvm->lock);
+	span = span_get(kvm);
+	r = span ? (span->ring_file ? -EBUSY : 0) : -ENOMEM;
+	if (!r) {
+		span->ring_file = get_file(file);
+		spin_lock_irq(&span->lock);
+		span->ring = ring;
+		spin_unlock_irq(&span->lock);
+	}
+	mutex_unlock(&kvm->lock);
+	if (r) {
+		put_unused_fd(fd);
+		fput(file);	/* frees the ring */
+		return r;
+	}
+	fd_install(fd, file);
+	return fd;
+}
+
+int kvm_span_vm_ioctl(struct kvm *kvm, unsigned int ioctl, void __user *argp)
+{
+	switch (ioctl) {
+	case KVM_SPAN_SET_REMOTE:
+		return span_set_remote(kvm, argp);
+	case KVM_SPAN_INJECT:
+		return span_inject(kvm, argp);
+	case KVM_SPAN_CREATE_RING:
+		return span_create_ring(kvm, argp);
+	}
+	return -ENOTTY;
+}
+
+void kvm_span_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_span *span = kvm->arch.span;
+
+	if (!span)
+		return;
+	if (span->ring_file)
+		fput(span->ring_file);
+	kfree(rcu_dereference_protected(span->remote, true));
+	kfree(span);
+	kvm->arch.span = NULL;
+}
