@@ -88,13 +88,20 @@ static struct kvm_span *span_get(struct kvm *kvm)
 	if (!span)
 		return NULL;
 	spin_lock_init(&span->lock);
+	/* Initialised before published; pairs with span_load(). */
 	smp_store_release(&kvm->arch.span, span);
 	return span;
 }
 
+static struct kvm_span *span_load(struct kvm *kvm)
+{
+	/* Pairs with span_get(): a published span is initialised. */
+	return smp_load_acquire(&kvm->arch.span);
+}
+
 static bool span_id_is_remote(struct kvm *kvm, u32 id)
 {
-	struct kvm_span *span = smp_load_acquire(&kvm->arch.span);
+	struct kvm_span *span = span_load(kvm);
 	struct kvm_span_remote_set *set;
 	bool ret = false;
 
@@ -178,7 +185,7 @@ int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu)
 
 static int span_ring_push(struct kvm *kvm, const struct kvm_span_irq *e)
 {
-	struct kvm_span *span = smp_load_acquire(&kvm->arch.span);
+	struct kvm_span *span = span_load(kvm);
 	struct kvm_span_ring *ring;
 	unsigned long flags;
 	u32 tail, used;
@@ -355,6 +362,7 @@ static int span_set_remote(struct kvm *kvm, void __user *argp)
 		goto out_unlock;
 	old = rcu_replace_pointer(span->remote, new,
 				  lockdep_is_held(&kvm->lock));
+	/* The set is visible before readers are told to look at it. */
 	smp_store_release(&kvm->arch.span_active, new->nr != 0);
 	/* Hardware IPI virtualization would bypass the checks above. */
 	kvm_set_or_clear_apicv_inhibit(kvm, APICV_INHIBIT_REASON_SPAN,

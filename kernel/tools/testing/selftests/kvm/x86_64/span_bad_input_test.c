@@ -9,11 +9,11 @@
 #include "test_util.h"
 
 #define EXPECT_ERR(call, err) do {					\
-	int __r = (call);						\
+	int __e = (err), __r = (call);					\
 									\
-	TEST_ASSERT(__r == -1 && errno == (err),			\
+	TEST_ASSERT(__r == -1 && errno == __e,				\
 		    "%s: got %d errno %d, wanted errno %d", #call, __r,	\
-		    errno, err);					\
+		    errno, __e);					\
 } while (0)
 
 static void guest_code(void)

@@ -104,7 +104,7 @@ static void bench_msi(double *local_us, double *remote_us)
 {
 	static const uint32_t remote[] = { 2 };
 	struct kvm_span_ring_create c = { .entries = 4096, .eventfd = -1 };
-	volatile struct kvm_span_ring_hdr *hdr;
+	struct kvm_span_ring_hdr *hdr;
 	struct kvm_msi msi = { .data = 0x40 };
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -128,7 +128,7 @@ static void bench_msi(double *local_us, double *remote_us)
 			r = __vm_ioctl(vm, KVM_SIGNAL_MSI, &msi);
 			TEST_ASSERT(r == 1, "KVM_SIGNAL_MSI: %d", r);
 			/* Drain as a consumer would. */
-			__atomic_store_n(&hdr->tail, hdr->head,
+			__atomic_store_n(&hdr->tail, READ_ONCE(hdr->head),
 					 __ATOMIC_RELEASE);
 		}
 		sum[round & 1] += now_us() - t0;
@@ -151,11 +151,14 @@ int main(int argc, char *argv[])
 	bench_ipi(false, &xl, &xr);
 	bench_ipi(true, &x2l, &x2r);
 	bench_msi(&ml, &mr);
-	printf("{\"benchmark\": \"kvm-span-ipi\", \"iterations\": %lu, "
-	       "\"clock\": \"host CLOCK_MONOTONIC, per IPI\", "
-	       "\"xapic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, "
-	       "\"x2apic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, "
-	       "\"msi_ioctl\": {\"local_us\": %.2f, \"remote_ring_us\": %.2f, \"ratio\": %.2f}}\n",
-	       iterations, xl, xr, xr / xl, x2l, x2r, x2r / x2l, ml, mr, mr / ml);
+	printf("{\"benchmark\": \"kvm-span-ipi\", \"iterations\": %lu, ",
+	       iterations);
+	printf("\"clock\": \"host CLOCK_MONOTONIC, per interrupt\", ");
+	printf("\"xapic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, ",
+	       xl, xr, xr / xl);
+	printf("\"x2apic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, ",
+	       x2l, x2r, x2r / x2l);
+	printf("\"msi_ioctl\": {\"local_us\": %.2f, \"remote_ring_us\": %.2f, \"ratio\": %.2f}}\n",
+	       ml, mr, mr / ml);
 	return 0;
 }

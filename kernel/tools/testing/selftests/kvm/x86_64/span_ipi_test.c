@@ -174,12 +174,12 @@ static void test_outbound(bool x2apic)
 	kvm_vm_free(vm);
 }
 
-static volatile uint32_t recv_count[256];
-static volatile uint32_t nmi_count;
+static uint32_t recv_count[256];
+static uint32_t nmi_count;
 
 static void recv_handler(struct ex_regs *regs)
 {
-	recv_count[regs->vector]++;
+	WRITE_ONCE(recv_count[regs->vector], recv_count[regs->vector] + 1);
 	if (use_x2apic)
 		x2apic_write_reg(APIC_EOI, 0);
 	else
@@ -188,7 +188,7 @@ static void recv_handler(struct ex_regs *regs)
 
 static void nmi_handler(struct ex_regs *regs)
 {
-	nmi_count++;
+	WRITE_ONCE(nmi_count, nmi_count + 1);
 }
 
 static void receiver_code(void)
@@ -219,7 +219,7 @@ static void test_inbound(bool x2apic)
 {
 	static const uint32_t remote[] = { 2 };
 	struct kvm_vcpu *vcpus[2], *rx;
-	volatile uint32_t *counts, *nmis;
+	uint32_t *counts, *nmis;
 	struct kvm_span_irq irq;
 	struct kvm_vm *vm;
 	int i, n;
@@ -266,9 +266,9 @@ static void test_inbound(bool x2apic)
 	for (n = 0; n < 50; n++) {
 		run_receiver(rx);
 		for (i = RECV_VEC_BASE; i < RECV_VEC_BASE + 5; i++)
-			if (!counts[i])
+			if (!READ_ONCE(counts[i]))
 				break;
-		if (i == RECV_VEC_BASE + 5 && *nmis)
+		if (i == RECV_VEC_BASE + 5 && READ_ONCE(*nmis))
 			break;
 	}
 	run_receiver(rx);

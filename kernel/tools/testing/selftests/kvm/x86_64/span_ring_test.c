@@ -42,7 +42,7 @@ static void guest_code(void)
 int main(int argc, char *argv[])
 {
 	static const uint32_t remote[] = { 2 };
-	volatile struct kvm_span_ring_hdr *hdr;
+	struct kvm_span_ring_hdr *hdr;
 	struct kvm_span_irq *ents, *e;
 	struct kvm_irq_routing *rt;
 	struct kvm_irqfd irqfd = {};
@@ -95,12 +95,13 @@ int main(int argc, char *argv[])
 	TEST_ASSERT(map != MAP_FAILED, "mmap ring");
 	hdr = map;
 	ents = map + KVM_SPAN_RING_OFFSET;
-	TEST_ASSERT(hdr->entries == ENTRIES && !hdr->head && !hdr->tail,
+	TEST_ASSERT(READ_ONCE(hdr->entries) == ENTRIES &&
+		    !READ_ONCE(hdr->head) && !READ_ONCE(hdr->tail),
 		    "fresh ring header");
 
 	/* A remote MSI becomes one entry and one eventfd count. */
 	TEST_ASSERT_EQ(signal_msi(vm, 2, 0x51), 1);
-	TEST_ASSERT_EQ(hdr->head, 1);
+	TEST_ASSERT_EQ(READ_ONCE(hdr->head), 1);
 	e = &ents[0];
 	TEST_ASSERT(e->dest_id == 2 && e->vector == 0x51 &&
 		    e->delivery_mode == KVM_SPAN_DM_FIXED &&
@@ -112,7 +113,7 @@ int main(int argc, char *argv[])
 
 	/* A local MSI stays local. */
 	TEST_ASSERT_EQ(signal_msi(vm, 0, 0x52), 1);
-	TEST_ASSERT_EQ(hdr->head, 1);
+	TEST_ASSERT_EQ(READ_ONCE(hdr->head), 1);
 	TEST_ASSERT(apic_irr_test(vcpu, 0x52), "local MSI not in IRR");
 
 	/* Fill the ring: the next one is refused and counted, not lost. */
@@ -120,24 +121,27 @@ int main(int argc, char *argv[])
 		TEST_ASSERT_EQ(signal_msi(vm, 2, 0x60), 1);
 	r = signal_msi(vm, 2, 0x61);
 	TEST_ASSERT(r == -1 && errno == ENOSPC, "full ring: %d", r);
-	TEST_ASSERT(hdr->head == ENTRIES && hdr->dropped == 1, "full");
+	TEST_ASSERT(READ_ONCE(hdr->head) == ENTRIES &&
+		    READ_ONCE(hdr->dropped) == 1, "full");
 	TEST_ASSERT_EQ(ents[1].vector, 0x60);
 
 	/* Consume everything; the ring takes entries again. */
-	__atomic_store_n(&hdr->tail, hdr->head, __ATOMIC_RELEASE);
+	__atomic_store_n(&hdr->tail, READ_ONCE(hdr->head), __ATOMIC_RELEASE);
 	TEST_ASSERT_EQ(signal_msi(vm, 2, 0x62), 1);
 	TEST_ASSERT_EQ(ents[0].vector, 0x62);
 
 	/* User space corrupts the tail (and the header's size). */
-	hdr->tail = hdr->head + 1000;
-	hdr->entries = 1u << 30;
+	WRITE_ONCE(hdr->tail, READ_ONCE(hdr->head) + 1000);
+	WRITE_ONCE(hdr->entries, 1u << 30);
 	r = signal_msi(vm, 2, 0x63);
 	TEST_ASSERT(r == -1 && errno == EINVAL, "corrupt tail: %d", r);
-	TEST_ASSERT(hdr->flags & KVM_SPAN_RING_F_BROKEN, "broken flag");
-	TEST_ASSERT_EQ(hdr->dropped, 2);
-	hdr->tail = hdr->head;
+	TEST_ASSERT(READ_ONCE(hdr->flags) & KVM_SPAN_RING_F_BROKEN,
+		    "broken flag");
+	TEST_ASSERT_EQ(READ_ONCE(hdr->dropped), 2);
+	WRITE_ONCE(hdr->tail, READ_ONCE(hdr->head));
 	TEST_ASSERT_EQ(signal_msi(vm, 2, 0x64), 1);
-	TEST_ASSERT_EQ(ents[(hdr->head - 1) % ENTRIES].vector, 0x64);
+	TEST_ASSERT_EQ(ents[(READ_ONCE(hdr->head) - 1) % ENTRIES].vector,
+		       0x64);
 	TEST_ASSERT_EQ(vm_get_stat(vm, "span_dropped"), 3);
 
 	/* An irqfd routed to a remote MSI fires from atomic context. */
@@ -152,13 +156,14 @@ int main(int argc, char *argv[])
 	irqfd.fd = irq_efd;
 	irqfd.gsi = 5;
 	vm_ioctl(vm, KVM_IRQFD, &irqfd);
-	hdr->tail = hdr->head;
+	WRITE_ONCE(hdr->tail, READ_ONCE(hdr->head));
 	r = read(efd, &cnt, 8);
 	TEST_ASSERT(write(irq_efd, &cnt, 8) == 8, "irqfd write");
 	pfd = (struct pollfd){ .fd = efd, .events = POLLIN };
 	TEST_ASSERT(poll(&pfd, 1, 5000) == 1, "no ring signal from irqfd");
-	TEST_ASSERT_EQ(hdr->head - hdr->tail, 1);
-	TEST_ASSERT_EQ(ents[(hdr->head - 1) % ENTRIES].vector, 0x65);
+	TEST_ASSERT_EQ(READ_ONCE(hdr->head) - READ_ONCE(hdr->tail), 1);
+	TEST_ASSERT_EQ(ents[(READ_ONCE(hdr->head) - 1) % ENTRIES].vector,
+		       0x65);
 
 	pr_info("ring: entries, eventfd, full, corrupt, irqfd all right\n");
 	munmap(map, size);
