@@ -32,6 +32,14 @@
  * User space injects interrupts from elsewhere with KVM_SPAN_INJECT, which
  * delivers to local vCPUs only.
  *
+ * A vCPU moves between hypervisors at run time: the hypervisor it leaves
+ * declares its APIC ID remote, which "parks" the local vCPU (KVM cannot
+ * destroy it): it leaves the APIC map and the slow delivery paths, KVM_RUN
+ * refuses it with -EBUSY once it has handed out what it raised before (a
+ * running vCPU is kicked out), and KVM_SPAN_INJECT does not target it.  The
+ * hypervisor it joins takes the ID out of its remote set and creates (or
+ * unparks) the vCPU; a vCPU cannot be created with an ID declared remote.
+ *
  * The remote set is a bitmap published with RCU: readers (including atomic
  * ones) see either the old or the new set, never a mix, and writers are
  * serialised by kvm->lock, which also orders them against vCPU creation.
@@ -168,12 +176,21 @@ static bool span_vcpu_queue(struct kvm_vcpu *vcpu, const struct kvm_span_irq *e)
 	return true;
 }
 
+bool __kvm_span_vcpu_parked(struct kvm_vcpu *vcpu)
+{
+	return span_id_is_remote(vcpu->kvm, vcpu->vcpu_id);
+}
+
+/*
+ * KVM_REQ_SPAN_EXIT: hand out the next queued interrupt (0, the vCPU exits
+ * with KVM_EXIT_SPAN_IRQ), else stop a parked vCPU (-EBUSY), else go on (1).
+ */
 int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu)
 {
 	struct kvm_span_vcpu *q = &vcpu->arch.span;
 
 	if (!q->count)
-		return 1;
+		return kvm_span_vcpu_parked(vcpu) ? -EBUSY : 1;
 	vcpu->run->exit_reason = KVM_EXIT_SPAN_IRQ;
 	vcpu->run->span_irq = q->q[q->head];
 	q->head = (q->head + 1) % KVM_SPAN_VCPU_QUEUE;
@@ -181,6 +198,18 @@ int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu)
 		kvm_make_request(KVM_REQ_SPAN_EXIT, vcpu);
 	++vcpu->stat.span_exits;
 	return 0;
+}
+
+/*
+ * Start of KVM_RUN.  A parked vCPU still hands out the interrupts it raised
+ * before it was parked, but never enters the guest (it may be halted, so the
+ * request path in vcpu_enter_guest() cannot be relied on).
+ */
+int kvm_span_vcpu_run_check(struct kvm_vcpu *vcpu)
+{
+	if (!kvm_span_vcpu_parked(vcpu))
+		return 1;
+	return kvm_span_vcpu_exit(vcpu);
 }
 
 static int span_ring_push(struct kvm *kvm, const struct kvm_span_irq *e)
@@ -348,14 +377,6 @@ static int span_set_remote(struct kvm *kvm, void __user *argp)
 	new->nr = bitmap_weight(new->ids, KVM_MAX_VCPU_IDS);
 
 	mutex_lock(&kvm->lock);
-	r = -EEXIST;
-	kvm_for_each_vcpu(i, vcpu, kvm) {
-		unsigned int id;
-
-		for_each_set_bit(id, new->ids, max)
-			if (span_vcpu_has_id(vcpu, id))
-				goto out_unlock;
-	}
 	r = -ENOMEM;
 	span = span_get(kvm);
 	if (!span)
@@ -367,7 +388,16 @@ static int span_set_remote(struct kvm *kvm, void __user *argp)
 	/* Hardware IPI virtualization would bypass the checks above. */
 	kvm_set_or_clear_apicv_inhibit(kvm, APICV_INHIBIT_REASON_SPAN,
 				       new->nr != 0);
+	/* Local vCPUs now declared remote are parked: stop them if running. */
+	kvm_for_each_vcpu(i, vcpu, kvm) {
+		if (test_bit(vcpu->vcpu_id, new->ids)) {
+			kvm_make_request(KVM_REQ_SPAN_EXIT, vcpu);
+			kvm_vcpu_kick(vcpu);
+		}
+	}
 	mutex_unlock(&kvm->lock);
+	/* Parked vCPUs leave the APIC map, unparked ones come back. */
+	kvm_apic_map_invalidate(kvm);
 	if (old)
 		kfree_rcu(old, rcu);
 	kfree(ids);
@@ -445,7 +475,8 @@ static int span_inject(struct kvm *kvm, void __user *argp)
 		 */
 		kvm_for_each_vcpu(i, vcpu, kvm) {
 			if (kvm_apic_present(vcpu) &&
-			    span_vcpu_has_id(vcpu, e.dest_id))
+			    span_vcpu_has_id(vcpu, e.dest_id) &&
+			    !kvm_span_vcpu_parked(vcpu))
 				return kvm_apic_set_irq(vcpu, &irq, NULL);
 		}
 		return -EINVAL;

@@ -29,6 +29,18 @@ static inline bool kvm_span_active(struct kvm *kvm)
 	return READ_ONCE(kvm->arch.span_active);
 }
 
+bool __kvm_span_vcpu_parked(struct kvm_vcpu *vcpu);
+
+/*
+ * A local vCPU whose APIC ID is declared remote has moved to another
+ * hypervisor: it is "parked", i.e. it gets no interrupts here and cannot run.
+ */
+static inline bool kvm_span_vcpu_parked(struct kvm_vcpu *vcpu)
+{
+	return kvm_span_active(vcpu->kvm) && __kvm_span_vcpu_parked(vcpu);
+}
+
+int kvm_span_vcpu_run_check(struct kvm_vcpu *vcpu);
 enum kvm_span_route kvm_span_route(struct kvm *kvm, struct kvm_lapic *src,
 				   struct kvm_lapic_irq *irq);
 int kvm_span_forward(struct kvm *kvm, struct kvm_lapic *src,
