@@ -4,7 +4,10 @@
  * through KVM_EXIT_SPAN_IRQ) against an IPI to a local vCPU (delivered in
  * the kernel), measured in one run on the host clock, xAPIC and x2APIC;
  * plus a device MSI to a remote APIC ID (span ring) against a local one.
- * Prints one JSON object.  Usage: span_ipi_bench [-n ITERATIONS]
+ * Local and remote phases alternate (ROUNDS each, ITERATIONS interrupts per
+ * phase) and the median phase is reported, which keeps other load on the
+ * machine out of the ratio.  Prints one JSON object.
+ * Usage: span_ipi_bench [-n ITERATIONS]
  */
 #include <time.h>
 #include <sys/mman.h>
@@ -13,7 +16,10 @@
 #include "test_util.h"
 
 static bool use_x2apic;
-static uint64_t iterations = 2000;
+#define ROUNDS	10
+#define PHASES	(2 * ROUNDS)
+
+static uint64_t iterations = 1000;
 
 static void guest_code(void)
 {
@@ -25,8 +31,8 @@ static void guest_code(void)
 		x2apic_enable();
 	else
 		xapic_enable();
-	/* Phases: local, remote, local, remote (interleaved against drift). */
-	for (phase = 0; phase < 4; phase++) {
+	/* Phases alternate local, remote, ... (interleaved against drift). */
+	for (phase = 0; phase < PHASES; phase++) {
 		dest = (phase & 1) ? 2 : 1;
 		GUEST_SYNC(phase);
 		for (i = 0; i < iterations; i++) {
@@ -39,7 +45,7 @@ static void guest_code(void)
 			}
 		}
 	}
-	GUEST_SYNC(4);
+	GUEST_SYNC(PHASES);
 	GUEST_DONE();
 }
 
@@ -51,11 +57,25 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of @n per-phase times, per interrupt. */
+static double median_us(double *t, int n)
+{
+	qsort(t, n, sizeof(*t), cmp_double);
+	return (n & 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2) / iterations;
+}
+
 static void bench_ipi(bool x2apic, double *local_us, double *remote_us)
 {
 	static const uint32_t remote[] = { 2 };
 	struct kvm_vcpu *vcpus[2];
-	double t[5] = {}, sum[2] = {};
+	double t[PHASES + 1] = {}, d[2][ROUNDS];
 	uint64_t exits = 0;
 	struct kvm_vm *vm;
 	struct ucall uc;
@@ -90,13 +110,13 @@ static void bench_ipi(bool x2apic, double *local_us, double *remote_us)
 		}
 		break;
 	}
-	TEST_ASSERT(phase == 4 && exits == 2 * iterations,
+	TEST_ASSERT(phase == PHASES && exits == ROUNDS * iterations,
 		    "%lu remote exits for %lu remote IPIs", exits,
-		    2 * iterations);
-	for (phase = 0; phase < 4; phase++)
-		sum[phase & 1] += t[phase + 1] - t[phase];
-	*local_us = sum[0] / (2 * iterations);
-	*remote_us = sum[1] / (2 * iterations);
+		    ROUNDS * iterations);
+	for (phase = 0; phase < PHASES; phase++)
+		d[phase & 1][phase / 2] = t[phase + 1] - t[phase];
+	*local_us = median_us(d[0], ROUNDS);
+	*remote_us = median_us(d[1], ROUNDS);
 	kvm_vm_free(vm);
 }
 
@@ -108,7 +128,7 @@ static void bench_msi(double *local_us, double *remote_us)
 	struct kvm_msi msi = { .data = 0x40 };
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	double t0, sum[2] = {};
+	double t0, d[2][ROUNDS];
 	uint64_t i;
 	int ring, round, r;
 
@@ -121,7 +141,7 @@ static void bench_msi(double *local_us, double *remote_us)
 		   PROT_READ | PROT_WRITE, MAP_SHARED, ring, 0);
 	TEST_ASSERT(hdr != MAP_FAILED, "mmap");
 
-	for (round = 0; round < 4; round++) {
+	for (round = 0; round < PHASES; round++) {
 		msi.address_lo = 0xfee00000 | ((round & 1) ? 2 << 12 : 0);
 		t0 = now_us();
 		for (i = 0; i < iterations; i++) {
@@ -131,10 +151,10 @@ static void bench_msi(double *local_us, double *remote_us)
 			__atomic_store_n(&hdr->tail, READ_ONCE(hdr->head),
 					 __ATOMIC_RELEASE);
 		}
-		sum[round & 1] += now_us() - t0;
+		d[round & 1][round / 2] = now_us() - t0;
 	}
-	*local_us = sum[0] / (2 * iterations);
-	*remote_us = sum[1] / (2 * iterations);
+	*local_us = median_us(d[0], ROUNDS);
+	*remote_us = median_us(d[1], ROUNDS);
 	kvm_vm_free(vm);
 }
 
@@ -153,7 +173,8 @@ int main(int argc, char *argv[])
 	bench_msi(&ml, &mr);
 	printf("{\"benchmark\": \"kvm-span-ipi\", \"iterations\": %lu, ",
 	       iterations);
-	printf("\"clock\": \"host CLOCK_MONOTONIC, per interrupt\", ");
+	printf("\"rounds\": %d, ", ROUNDS);
+	printf("\"clock\": \"host CLOCK_MONOTONIC, median phase, per interrupt\", ");
 	printf("\"xapic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, ",
 	       xl, xr, xr / xl);
 	printf("\"x2apic\": {\"local_ipi_us\": %.2f, \"remote_ipi_us\": %.2f, \"ratio\": %.2f}, ",
