@@ -6,7 +6,7 @@ TOP   := $(abspath .)
 BUILD := $(TOP)/build
 export TOP BUILD
 
-.PHONY: all help deps kernel qemu image check-kselftest check-patches test \
+.PHONY: all help deps kernel qemu image check-kselftest check-patches check-model test \
 	demo lab-shell clean
 
 all: kernel qemu control image
@@ -31,6 +31,9 @@ check-kselftest: image
 
 check-patches:
 	@$(TOP)/scripts/check-patches
+
+check-model:
+	@$(TOP)/scripts/check-model
 
 test:
 	@$(TOP)/scripts/run-tests
