@@ -302,7 +302,7 @@ int kvm_span_forward(struct kvm *kvm, struct kvm_lapic *src,
 }
 
 /* KVM_HC_SEND_IPI: the destinations in @bitmap that are remote */
-void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u32 min,
+void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u64 min,
 			  struct kvm_lapic_irq *irq)
 {
 	struct kvm_vcpu *vcpu = kvm_get_running_vcpu();
@@ -311,7 +311,7 @@ void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u32 min,
 	int i;
 
 	for_each_set_bit(i, &bitmap, BITS_PER_LONG) {
-		u64 id = (u64)min + i;
+		u64 id = min + i;
 
 		if (id >= KVM_MAX_VCPU_IDS || !span_id_is_remote(kvm, id))
 			continue;

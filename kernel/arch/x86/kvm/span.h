@@ -45,7 +45,7 @@ enum kvm_span_route kvm_span_route(struct kvm *kvm, struct kvm_lapic *src,
 				   struct kvm_lapic_irq *irq);
 int kvm_span_forward(struct kvm *kvm, struct kvm_lapic *src,
 		     struct kvm_lapic_irq *irq, u8 source);
-void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u32 min,
+void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u64 min,
 			  struct kvm_lapic_irq *irq);
 int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu);
 int kvm_span_vcpu_precreate(struct kvm *kvm, unsigned int id);

@@ -10,10 +10,16 @@
  * instruction; local destinations must see the interrupt in their IRR and
  * never leave.  The remote set is changed while the guest runs.
  *
+ * PV IPIs: one KVM_HC_SEND_IPI hypercall to local APIC ID 1 and remote IDs
+ * 2..12 delivers locally, leaves through eight exits (the vCPU's queue) and
+ * three span ring entries, each remote ID exactly once.
+ *
  * Inbound: KVM_SPAN_INJECT delivers fixed, lowest-priority, NMI, PV-kick,
  * logical, broadcast and shorthand interrupts to a running local vCPU, whose
  * handlers count them.
  */
+#include <sys/mman.h>
+
 #include "span_util.h"
 #include "test_util.h"
 
@@ -174,6 +180,69 @@ static void test_outbound(bool x2apic)
 	kvm_vm_free(vm);
 }
 
+static void pv_sender_code(void)
+{
+	uint64_t r;
+
+	x2apic_enable();
+	r = kvm_hypercall(KVM_HC_SEND_IPI, 0x1ffe, 0, 0, APIC_DM_FIXED | 0x47);
+	GUEST_SYNC(r);
+	GUEST_DONE();
+}
+
+static void test_pv_ipi(void)
+{
+	uint32_t remote[11], i, n = 0;
+	struct kvm_span_ring_create c = { .entries = 16, .eventfd = -1 };
+	struct kvm_span_ring_hdr *hdr;
+	struct kvm_span_irq *e;
+	struct kvm_vcpu *vcpus[2];
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int ring;
+
+	for (i = 0; i < 11; i++)
+		remote[i] = 2 + i;
+	vm = vm_create_with_vcpus(2, pv_sender_code, vcpus);
+	span_host_apic_setup(vcpus[1], true, 1);
+	span_set_remote(vm, remote, 11);
+	ring = __vm_ioctl(vm, KVM_SPAN_CREATE_RING, &c);
+	TEST_ASSERT(ring >= 0, "KVM_SPAN_CREATE_RING");
+	hdr = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		   ring, 0);
+	TEST_ASSERT(hdr != MAP_FAILED, "mmap");
+
+	for (;;) {
+		vcpu_run(vcpus[0]);
+		if (vcpus[0]->run->exit_reason != KVM_EXIT_SPAN_IRQ)
+			break;
+		e = &vcpus[0]->run->span_irq;
+		TEST_ASSERT(e->dest_id == 2 + n && e->vector == 0x47 &&
+			    e->source == KVM_SPAN_SRC_PV_IPI &&
+			    e->src_apic_id == 0 && !e->dest_mode &&
+			    e->delivery_mode == KVM_SPAN_DM_FIXED,
+			    "PV IPI exit %u: dest %u vector %#x source %u",
+			    n, e->dest_id, e->vector, e->source);
+		n++;
+	}
+	TEST_ASSERT(get_ucall(vcpus[0], &uc) == UCALL_SYNC && uc.args[1] == 1,
+		    "hypercall: %s, returned %lu", span_exit_str(vcpus[0]),
+		    uc.args[1]);
+	/* The vCPU's queue holds eight; the rest went to the ring. */
+	TEST_ASSERT(n == 8 && READ_ONCE(hdr->head) == 3,
+		    "%u exits, %u ring entries", n, READ_ONCE(hdr->head));
+	e = (void *)hdr + KVM_SPAN_RING_OFFSET;
+	for (i = 0; i < 3; i++)
+		TEST_ASSERT(e[i].dest_id == 10 + i &&
+			    e[i].source == KVM_SPAN_SRC_PV_IPI,
+			    "ring entry %u: dest %u", i, e[i].dest_id);
+	TEST_ASSERT(apic_irr_test(vcpus[1], 0x47), "local PV IPI missing");
+	pr_info("PV IPI: 1 local, 8 exits, 3 ring entries\n");
+	munmap(hdr, getpagesize());
+	close(ring);
+	kvm_vm_free(vm);
+}
+
 static uint32_t recv_count[256];
 static uint32_t nmi_count;
 
@@ -287,6 +356,7 @@ int main(int argc, char *argv[])
 
 	test_outbound(false);
 	test_outbound(true);
+	test_pv_ipi();
 	test_inbound(false);
 	test_inbound(true);
 	return 0;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * span_ring_test: interrupts for remote APIC IDs raised outside vCPU context
- * (KVM_SIGNAL_MSI, an irqfd routed to an MSI) go to the span ring.
+ * (KVM_SIGNAL_MSI, an irqfd routed to an MSI, the in-kernel IOAPIC driven
+ * by KVM_IRQ_LINE) go to the span ring.
  *
  * Checks the entries' fields, the eventfd, that local MSIs stay local, that a
  * full ring refuses and counts instead of overwriting, that a tail corrupted
@@ -46,6 +47,8 @@ int main(int argc, char *argv[])
 	struct kvm_span_irq *ents, *e;
 	struct kvm_irq_routing *rt;
 	struct kvm_irqfd irqfd = {};
+	struct kvm_irq_level line;
+	struct kvm_irqchip chip;
 	struct kvm_span_ring_create c;
 	struct kvm_vcpu *vcpu;
 	struct pollfd pfd;
@@ -144,6 +147,25 @@ int main(int argc, char *argv[])
 		       0x64);
 	TEST_ASSERT_EQ(vm_get_stat(vm, "span_dropped"), 3);
 
+	/* The in-kernel IOAPIC: pin 10 routed to remote APIC ID 2. */
+	chip = (struct kvm_irqchip){ .chip_id = KVM_IRQCHIP_IOAPIC };
+	vm_ioctl(vm, KVM_GET_IRQCHIP, &chip);
+	chip.chip.ioapic.redirtbl[10].bits = 0;
+	chip.chip.ioapic.redirtbl[10].fields.vector = 0x66;
+	chip.chip.ioapic.redirtbl[10].fields.dest_id = 2;
+	vm_ioctl(vm, KVM_SET_IRQCHIP, &chip);
+	WRITE_ONCE(hdr->tail, READ_ONCE(hdr->head));
+	line = (struct kvm_irq_level){ .irq = 10, .level = 1 };
+	vm_ioctl(vm, KVM_IRQ_LINE, &line);
+	line.level = 0;
+	vm_ioctl(vm, KVM_IRQ_LINE, &line);
+	TEST_ASSERT_EQ(READ_ONCE(hdr->head) - READ_ONCE(hdr->tail), 1);
+	e = &ents[(READ_ONCE(hdr->head) - 1) % ENTRIES];
+	TEST_ASSERT(e->vector == 0x66 && e->dest_id == 2 &&
+		    e->source == KVM_SPAN_SRC_DEVICE && !e->trig_mode,
+		    "IOAPIC ring entry: vector %#x dest %u", e->vector,
+		    e->dest_id);
+
 	/* An irqfd routed to a remote MSI fires from atomic context. */
 	rt = kvm_gsi_routing_create();
 	rt->nr = 1;
@@ -165,7 +187,7 @@ int main(int argc, char *argv[])
 	TEST_ASSERT_EQ(ents[(READ_ONCE(hdr->head) - 1) % ENTRIES].vector,
 		       0x65);
 
-	pr_info("ring: entries, eventfd, full, corrupt, irqfd all right\n");
+	pr_info("ring: entries, eventfd, full, corrupt, irqfd, IOAPIC all right\n");
 	munmap(map, size);
 	close(ring);
 	kvm_vm_free(vm);
