@@ -64,7 +64,7 @@ static bool step(struct kvm_vcpu *vcpu, int i, uint32_t want_dest)
 		vcpu_run(vcpu);
 	}
 	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_SYNC && uc.args[1] == i,
-		    "step %d: wanted sync, got %s", i, span_exit_str(vcpu));
+		    "phase %d: wanted sync, got %s", i, span_exit_str(vcpu));
 	return left;
 }
 
