@@ -1,5 +1,7 @@
-// libFuzzer target: message validation, topology parsing and the ring
-// consumer on hostile bytes.  Must never crash, hang or read out of bounds.
+// libFuzzer target: message validation, topology parsing, a framed
+// PEER_REPORT (mode bit 2), a framed message of any type (mode bit 3) and
+// the ring consumer (mode bit 0) on hostile bytes.  Must never crash, hang or read out of bounds.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -32,6 +34,54 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)span_validate(buf.data(), buf.size());
     (void)reject_str(r);
+
+    if (mode & 4) {
+        // Structured: a well-framed PEER_REPORT whose envelope and payload
+        // come from the input, so the fuzzer reaches its validator deeply.
+        Msg m = Msg::make(SPAN_MSG_PEER_REPORT, sizeof(span_peer_report));
+        span_msg_hdr &h = m.hdr();
+        if (size >= 6) {
+            std::memcpy(&h.src, data, 2);
+            std::memcpy(&h.dst, data + 2, 2);
+            h.flags = data[4] & 7;
+            h.src %= 20;  // mostly member slots, sometimes out of range
+            if (data[5] & 1) h.dst = SPAN_MEMBER_SPAND;
+        }
+        std::memcpy(m.payload(), data + (size >= 6 ? 6 : 0),
+                    std::min(size - (size >= 6 ? 6 : 0), sizeof(span_peer_report)));
+        if (validate_message(m.data(), m.size()) == Reject::None) {
+            auto r = m.get<span_peer_report>();
+            // What spand relies on once a report validated.
+            if (r.member >= SPAN_MAX_MEMBERS || r.member == h.src || h.src >= SPAN_MAX_MEMBERS ||
+                h.dst != SPAN_MEMBER_SPAND || h.flags || !r.rejected ||
+                r.reason == SPAN_REJECT_NONE || r.reason >= SPAN_REJECT_MAX || r.flags ||
+                r.reserved)
+                __builtin_trap();
+        }
+    }
+
+    if ((mode & 8) && size >= 5) {
+        // Structured: any type, well framed (magic, version, length), so
+        // every payload validator is reached without guessing the header.
+        size_t plen = std::min<size_t>(size - 5, SPAN_MSG_MAX - sizeof(span_msg_hdr)) & ~size_t(7);
+        uint16_t type = static_cast<uint16_t>(2 + data[0] % (SPAN_MSG_TYPE_MAX - 2));
+        Msg m = Msg::make(type, plen);
+        span_msg_hdr &h = m.hdr();
+        h.src = data[1] % 17 == 16 ? SPAN_MEMBER_SPAND : data[1] % 17;
+        h.dst = data[2] % 18 == 16   ? SPAN_MEMBER_SPAND
+                : data[2] % 18 == 17 ? SPAN_MEMBER_BROADCAST
+                                     : data[2] % 18;
+        h.flags = data[3] & 3;
+        std::memcpy(m.payload(), data + 5, plen);
+        if (data[4] & 1) {  // replies echo the seq
+            h.flags |= SPAN_F_REPLY;
+            if (plen >= 8) std::memcpy(&h.seq, m.payload(), 8);
+        }
+        if (validate_message(m.data(), m.size()) == Reject::None && type == SPAN_MSG_TOPOLOGY) {
+            auto t = Topology::from_message(m);
+            if (!t.ok() || !t->check().empty()) __builtin_trap();
+        }
+    }
 
     if (mode & 1) {
         // Treat the input as the data area of a 4 KiB ring whose producer

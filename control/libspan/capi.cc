@@ -1,5 +1,7 @@
 // C ABI over span::Member (see span/libspan.h).
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <new>
 
 #include "span/libspan.h"
@@ -88,6 +90,23 @@ int span_member_prepare_wait(struct span_member *m) {
 
 uint64_t span_member_rejected(const struct span_member *m) {
     return m->m->stats().rejected;
+}
+
+uint32_t span_member_max_members(const struct span_member *m) {
+    return m->m->max_members();
+}
+
+int span_member_peer_stats(const struct span_member *m, uint32_t peer, struct span_peer_stats *out,
+                           size_t size) {
+    if (!out) return -EINVAL;
+    const span::PeerStats *s = m->m->peer_stats(peer);
+    if (!s) return -EINVAL;
+    std::memcpy(out, s, std::min(size, sizeof(*s)));
+    return 0;
+}
+
+void span_member_set_report_threshold(struct span_member *m, uint32_t threshold) {
+    m->m->set_report_threshold(threshold);
 }
 
 }  // extern "C"

@@ -35,6 +35,7 @@ bool ring_type_allowed(uint16_t type) {
 Result<std::unique_ptr<Member>> Member::connect(const ConnectOptions &opt) {
     std::unique_ptr<Member> m(new Member());
     m->role_ = opt.role;
+    m->report_threshold_ = opt.report_threshold;
     m->rx_buf_.assign(SPAN_MSG_MAX / 8, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -111,6 +112,7 @@ Status Member::map_channel() {
     rx_.resize(max_members_);
     tx_dirty_.assign(max_members_, 0);
     rx_batch_.assign(max_members_, 0);
+    peers_.assign(max_members_, Peer{});
     for (uint32_t j = 0; j < max_members_; j++) {
         if (j == id_) continue;
         auto p = RingProducer::attach(chan_.bytes() + ring_offset(id_, j, max_members_, ring_size_),
@@ -176,6 +178,62 @@ void Member::count_reject(Reject r) {
     stats_.by_reason[static_cast<int>(r)]++;
 }
 
+const PeerStats *Member::peer_stats(uint32_t peer) const {
+    if (peer >= peers_.size() || peer == id_) return nullptr;
+    return &peers_[peer].s;
+}
+
+void Member::count_ring_reject(uint32_t peer, Reject r) {
+    count_reject(r);
+    Peer &p = peers_[peer];
+    p.s.rejected++;
+    p.s.by_reason[static_cast<int>(r)]++;
+    p.s.last_reject = static_cast<uint32_t>(r);
+    p.unreported++;
+    maybe_report(peer);
+}
+
+// A peer that keeps writing garbage into our ring is reported to spand,
+// which alone can disconnect it.  At most one report per peer is in flight;
+// the next one needs another report_threshold_ rejections.
+void Member::maybe_report(uint32_t peer) {
+    Peer &p = peers_[peer];
+    if (!report_threshold_ || p.unreported < report_threshold_ || p.report_seq || hung_up_) return;
+    span_peer_report rep{};
+    rep.member = peer;
+    rep.reason = p.s.last_reject;
+    rep.rejected = p.s.rejected;
+    rep.accepted = p.s.accepted;
+    Msg m = Msg::of(SPAN_MSG_PEER_REPORT, rep);
+    uint64_t seq = seq_;
+    if (!notify(m)) return;  // spand gone: nothing to report to
+    p.report_seq = seq;
+    p.unreported = 0;
+    p.s.reports++;
+}
+
+// spand's ACK to one of our peer reports: consumed here, never delivered.
+bool Member::report_answer(const Msg &m) {
+    if (m.type() != SPAN_MSG_ACK || (m.hdr().flags & SPAN_F_MORE)) return false;
+    for (uint32_t j = 0; j < peers_.size(); j++) {
+        Peer &p = peers_[j];
+        if (!p.report_seq || p.report_seq != m.hdr().seq) continue;
+        auto a = m.get<span_ack>();
+        p.report_seq = 0;
+        p.s.last_report_status = a.status;
+        if (a.status == 0) {
+            // The offender is gone: drop what it left in our ring so that
+            // its garbage is not held against the slot's next holder.
+            p.s.reports_acted++;
+            p.unreported = 0;
+            rx_[j].drain();
+            rx_batch_[j] = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
 // One message from spand; nullopt if none within timeout_ms.
 Result<std::optional<Msg>> Member::recv_socket(int timeout_ms) {
     if (hung_up_) return Error{ECONNRESET, "spand hung up"};
@@ -191,6 +249,7 @@ Result<std::optional<Msg>> Member::recv_socket(int timeout_ms) {
                 count_reject(Reject::Address);
                 continue;
             }
+            if ((m.hdr().flags & SPAN_F_REPLY) && report_answer(m)) continue;
             stats_.received++;
             return std::optional<Msg>(std::move(m));
         }
@@ -249,12 +308,14 @@ Result<std::optional<Msg>> Member::try_recv() {
             }
             if (n == -EPROTO) {
                 stats_.ring_corrupt++;
-                count_reject(Reject::Truncated);
+                peers_[j].s.ring_corrupt++;
+                count_ring_reject(j, Reject::Truncated);
                 continue;
             }
             if (n < 0) {
                 stats_.oversized++;
-                count_reject(Reject::Oversized);
+                peers_[j].s.oversized++;
+                count_ring_reject(j, Reject::Oversized);
                 continue;
             }
             // Validate the private copy; then check the envelope matches
@@ -269,10 +330,11 @@ Result<std::optional<Msg>> Member::try_recv() {
                     r = Reject::Type;
             }
             if (r != Reject::None) {
-                count_reject(r);
+                count_ring_reject(j, r);
                 continue;
             }
             stats_.received++;
+            peers_[j].s.accepted++;
             rr_ = (j + 1) % max_members_;  // fairness: next call starts after j
             return std::optional<Msg>(Msg::from_bytes(rx_buf_.data(), static_cast<size_t>(n)));
         }

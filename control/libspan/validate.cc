@@ -467,6 +467,19 @@ Reject validate_ctl_sub_info(const span_msg_hdr &, const uint8_t *p, size_t n) {
     return Reject::None;
 }
 
+Reject validate_peer_report(const span_msg_hdr &h, const uint8_t *p, size_t n) {
+    span_peer_report m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (m.flags || m.reserved) return Reject::Reserved;
+    // A request from a member slot to spand; never a reply.
+    if (h.flags) return Reject::Flags;
+    if (h.src >= SPAN_MAX_MEMBERS || h.dst != SPAN_MEMBER_SPAND) return Reject::Address;
+    if (m.member >= SPAN_MAX_MEMBERS || m.member == h.src) return Reject::Address;
+    if (m.reason == SPAN_REJECT_NONE || m.reason >= SPAN_REJECT_MAX) return Reject::Field;
+    if (m.rejected == 0) return Reject::Count;
+    return Reject::None;
+}
+
 Reject validate_message(const void *buf, size_t len) {
     Reject r = validate_header(buf, len);
     if (r != Reject::None) return r;
@@ -534,6 +547,8 @@ Reject validate_message(const void *buf, size_t len) {
             return validate_ctl_member_info(h, p, n);
         case SPAN_MSG_CTL_SUB_INFO:
             return validate_ctl_sub_info(h, p, n);
+        case SPAN_MSG_PEER_REPORT:
+            return validate_peer_report(h, p, n);
     }
     return Reject::Type;
 }
@@ -564,7 +579,7 @@ const char *span_msg_type_str(unsigned type) {
                                         "shutdown",     "heartbeat",     "vm-state",
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
-                                        "ctl-sub-info"};
+                                        "ctl-sub-info", "peer-report"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

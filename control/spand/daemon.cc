@@ -57,6 +57,12 @@ std::string kv(A &&...a) {
     return o.str();
 }
 
+uint64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 }  // namespace
 
 void Daemon::log(LogLevel lvl, const char *event, const std::string &fields) const {
@@ -433,6 +439,7 @@ void Daemon::handle(Client &c, Msg &m) {
         default:
             break;
     }
+    if (member && h.type == SPAN_MSG_PEER_REPORT) return handle_peer_report(c, m);
     if (!member) {
         switch (h.type) {
             case SPAN_MSG_CTL_CREATE:
@@ -501,6 +508,8 @@ void Daemon::handle_hello(Client &c, Msg &m) {
     c.role = Client::Role::Member;
     c.vm = vm;
     c.slot = slot;
+    c.report_tokens = cfg_.report_budget;
+    c.report_refill_ns = mono_ns();
     vm->members[slot] = &c;
     (void)vm->topo.add_member(slot);
     r.member_id = slot;
@@ -635,6 +644,57 @@ void Daemon::handle_lifecycle(Client &c, Msg &m) {
         broadcast(vm, Msg::of(SPAN_MSG_VM_STATE, st));
     }
     log(LogLevel::Info, shutdown ? "shutdown" : "reset", kv("vm", q(vm.name), "reason", r.reason));
+    ack(c, m, 0);
+}
+
+// A member reports a peer whose ring messages its libspan keeps rejecting.
+// spand cannot see the rings, so it can only check that the report is
+// plausible: the reporter is a live member (handle() routes only members
+// here), the accused is a live member of the same span VM and not the
+// reporter (validation), and the reporter is within its budget (a token
+// bucket: Config::report_budget disconnections, one regained per
+// report_interval_s).  Then the accused is disconnected and the normal
+// member-death policy applies.  See Documentation/control-plane.rst.
+void Daemon::handle_peer_report(Client &c, Msg &m) {
+    Vm &vm = *c.vm;
+    auto r = m.get<span_peer_report>();
+    c.reports++;
+    Client *acc = r.member < vm.max_members ? vm.members[r.member] : nullptr;
+    auto fields = [&](const char *action) {
+        return kv("vm", q(vm.name), "reporter", c.slot, "reporter_name", q(c.name), "accused",
+                  r.member, "accused_name", q(acc ? acc->name : "-"), "reason",
+                  span_reject_str(static_cast<int>(r.reason)), "rejected", r.rejected, "accepted",
+                  r.accepted, "action", action);
+    };
+    if (!acc) {
+        log(LogLevel::Info, "peer_report", fields("ignored-no-such-member"));
+        return ack(c, m, -ENOENT);
+    }
+    if (cfg_.report_budget && cfg_.report_interval_s) {
+        uint64_t now = mono_ns(), period = uint64_t(cfg_.report_interval_s) * 1000000000ull;
+        uint64_t n = (now - c.report_refill_ns) / period;
+        if (n) {
+            c.report_tokens =
+                static_cast<uint32_t>(std::min<uint64_t>(cfg_.report_budget, c.report_tokens + n));
+            c.report_refill_ns += n * period;
+        }
+        if (c.report_tokens == cfg_.report_budget) c.report_refill_ns = now;
+    }
+    if (c.report_tokens == 0) {
+        c.reports_refused++;
+        // A member spamming reports must not flood the log either.
+        bool loud = (c.reports_refused & (c.reports_refused - 1)) == 0;
+        log(loud ? LogLevel::Warn : LogLevel::Debug, "peer_report",
+            fields(cfg_.report_budget ? "refused-rate-limit" : "refused-disabled") +
+                kv("refused", c.reports_refused));
+        return ack(c, m, cfg_.report_budget ? -EBUSY : -EPERM);
+    }
+    c.report_tokens--;
+    log(LogLevel::Warn, "peer_report", fields("disconnect"));
+    log(LogLevel::Warn, "disconnect",
+        kv("pid", acc->pid, "member", q(acc->name), "reason", "reported-by-peer", "reporter",
+           c.slot, "rejected", r.rejected));
+    drop(*acc, "reported-by-peer");  // member-death policy; acc is gone
     ack(c, m, 0);
 }
 

@@ -33,6 +33,12 @@ struct Config {
     uint32_t ring_size = SPAN_RING_SIZE_DEFAULT;
     uint32_t max_members = 8;
     uint32_t max_clients = 256;
+    // Peer reports (SPAN_MSG_PEER_REPORT): each member may get at most
+    // report_budget other members disconnected in a burst, regaining one
+    // such disconnection every report_interval_s seconds.  0: reports are
+    // logged and refused.
+    uint32_t report_budget = 2;
+    uint32_t report_interval_s = 300;
     std::vector<uid_t> allow_uids;  // besides root and our own euid
     std::vector<VmSpec> create;     // span VMs created at start-up
     LogLevel log_level = LogLevel::Info;
@@ -51,6 +57,10 @@ struct Client {
     std::string name;
     uint64_t msgs = 0, rejected = 0;
     uint64_t mem_gpa = 0, mem_size = 0;  // attached memory range
+    // Peer reports sent by this member (see Config::report_budget).
+    uint32_t report_tokens = 0;
+    uint64_t report_refill_ns = 0;  // CLOCK_MONOTONIC of the last refill
+    uint64_t reports = 0, reports_refused = 0;
 };
 
 struct Subscription {
@@ -99,6 +109,7 @@ class Daemon {
     void handle_show(Client &c, Msg &m, Vm *vm, bool more_after);
     void handle_list(Client &c, Msg &m);
     void handle_lifecycle(Client &c, Msg &m);
+    void handle_peer_report(Client &c, Msg &m);
     void reject(Client &c, span::Reject r, const char *what);
     span::Result<Vm *> create_vm(const VmSpec &spec, uint32_t ring_size, uint32_t max_members);
     void member_lost(Client &c);

@@ -27,6 +27,11 @@ const char kUsage[] =
     "  -m, --max-members N      default member slots per span VM (2..16, default 8)\n"
     "  -R, --max-rejects N      disconnect a client after N rejected messages\n"
     "                           (default 16)\n"
+    "  -B, --report-budget N    disconnect at most N members on one member's peer\n"
+    "                           reports in a burst (default 2; 0: refuse reports)\n"
+    "  -I, --report-interval SECONDS\n"
+    "                           a member regains one such disconnection every\n"
+    "                           SECONDS (default 300)\n"
     "  -u, --allow-uid UID      also admit clients with this uid (repeatable; root\n"
     "                           and spand's own uid are always admitted)\n"
     "  -l, --log-level LEVEL    debug, info (default), warn or error\n"
@@ -74,6 +79,8 @@ int main(int argc, char **argv) {
                                   {"ring-size", required_argument, nullptr, 'r'},
                                   {"max-members", required_argument, nullptr, 'm'},
                                   {"max-rejects", required_argument, nullptr, 'R'},
+                                  {"report-budget", required_argument, nullptr, 'B'},
+                                  {"report-interval", required_argument, nullptr, 'I'},
                                   {"allow-uid", required_argument, nullptr, 'u'},
                                   {"log-level", required_argument, nullptr, 'l'},
                                   {"help", no_argument, nullptr, 'h'},
@@ -81,7 +88,7 @@ int main(int argc, char **argv) {
                                   {nullptr, 0, nullptr, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:c:r:m:R:u:l:hV", opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:c:r:m:R:B:I:u:l:hV", opts, nullptr)) != -1) {
         std::string arg = optarg ? optarg : "";
         uint64_t v;
         switch (c) {
@@ -126,6 +133,16 @@ int main(int argc, char **argv) {
                 if (!parse_size(arg, v) || v < 1 || v > 1000000)
                     usage_error("--max-rejects: want 1..1000000");
                 cfg.max_rejects = static_cast<uint32_t>(v);
+                break;
+            case 'B':
+                if (!parse_size(arg, v) || v > SPAN_MAX_MEMBERS)
+                    usage_error("--report-budget: want 0..16");
+                cfg.report_budget = static_cast<uint32_t>(v);
+                break;
+            case 'I':
+                if (!parse_size(arg, v) || v < 1 || v > 86400 * 365)
+                    usage_error("--report-interval: want 1..31536000 seconds");
+                cfg.report_interval_s = static_cast<uint32_t>(v);
                 break;
             case 'u':
                 if (!parse_size(arg, v) || v > 0xfffffffe) usage_error("--allow-uid: bad uid");

@@ -1,11 +1,18 @@
 /* The C header must compile as C11 and link against libspan.a. */
 #include <span/libspan.h>
 #include <stdio.h>
+#include <string.h>
 
 int main(void)
 {
 	struct span_msg_hdr h = {0};
 	struct span_member *m = NULL;
+	struct span_peer_stats ps = {0};
+	int (*peer_stats)(const struct span_member *, uint32_t, struct span_peer_stats *,
+			  size_t) = span_member_peer_stats;
+	void (*set_threshold)(struct span_member *, uint32_t) = span_member_set_report_threshold;
+	uint32_t (*max_members)(const struct span_member *) = span_member_max_members;
+	struct span_peer_report pr = {0};
 
 	h.magic = SPAN_MAGIC;
 	h.version = SPAN_PROTO_VERSION;
@@ -16,6 +23,11 @@ int main(void)
 		return 1;
 	if (span_member_connect("/nonexistent/spand.sock", "vm", "m", 0, &m) >= 0)
 		return 2;
+	if (!peer_stats || !set_threshold || !max_members || ps.rejected ||
+	    sizeof(pr) != 32 || sizeof(ps.by_reason) != SPAN_REJECT_MAX * sizeof(uint64_t))
+		return 3;
+	if (strcmp(span_msg_type_str(SPAN_MSG_PEER_REPORT), "peer-report"))
+		return 4;
 	printf("ok %s\n", span_reject_str(SPAN_REJECT_SIZE));
 	return 0;
 }

@@ -87,6 +87,7 @@ TEST(Proto, RingTypesAllowed) {
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_HELLO));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_CTL_CREATE));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_ATTACH));
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_PEER_REPORT));  // socket only
 }
 
 TEST(Handles, UniqueFdAndMappingAreMoveOnly) {

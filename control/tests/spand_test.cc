@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,11 +47,13 @@ class Spand : public ::testing::Test {
     }
 
     pid_t start(std::vector<std::string> extra, const std::string &log = "spand.log",
-                bool wait = true) {
+                bool wait = true, uid_t uid = 0) {
         pid_t pid = ::fork();
         if (pid == 0) {
             int fd = ::open((dir_ + "/" + log).c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             ::dup2(fd, 2);
+            if (uid && (::setgroups(0, nullptr) < 0 || ::setgid(uid) < 0 || ::setuid(uid) < 0))
+                _exit(126);
             std::vector<std::string> args{SPAND_PATH, "--socket",      sock_,   "--max-rejects",
                                           "5",        "--log-level",   "debug", "--ring-size",
                                           "64K",      "--max-members", "4"};
@@ -469,4 +472,298 @@ TEST_F(Spand, CApi) {
     EXPECT_EQ(span_member_rejected(n), 0u);
     span_member_close(m);
     span_member_close(n);
+}
+
+namespace {
+
+// A raw ring record of `len` bytes (8-aligned) built from a header.
+std::vector<uint8_t> record(span_msg_hdr h, size_t len) {
+    std::vector<uint8_t> r(len, 0);
+    h.len = static_cast<uint32_t>(len);
+    std::memcpy(r.data(), &h, sizeof(h));
+    return r;
+}
+
+}  // namespace
+
+// A member that writes garbage straight into its ring to another member is
+// reported by the receiver's libspan and disconnected by spand; a third
+// member is unaffected.
+TEST_F(Spand, RingGarbageSenderIsReportedAndDisconnected) {
+    auto a = member("garbage");
+    ASSERT_TRUE(a);
+    struct span_member *b = nullptr;  // the victim, through the C ABI (QEMU's view)
+    ASSERT_EQ(span_member_connect(sock_.c_str(), "vm1", "victim", SPAN_CAP_RINGS, &b), 0);
+    auto c = member("bystander");
+    ASSERT_TRUE(c);
+    const uint32_t aid = a->id(), bid = span_member_id(b), cid = c->id();
+    ASSERT_EQ(span_member_max_members(b), 4u);
+
+    // a bypasses libspan's send path and writes into ring (a -> b) itself.
+    auto chan = Mapping::map_shared(a->chan_fd(), chan_size(a->max_members(), a->ring_size()));
+    ASSERT_TRUE(chan.ok());
+    auto prod = RingProducer::attach(
+        chan->bytes() + ring_offset(aid, bid, a->max_members(), a->ring_size()), a->ring_size(),
+        aid, bid);
+    ASSERT_TRUE(prod.ok());
+    span_msg_hdr good{};
+    good.magic = SPAN_MAGIC;
+    good.version = SPAN_PROTO_VERSION;
+    good.type = SPAN_MSG_HEARTBEAT;
+    good.src = static_cast<uint16_t>(aid);
+    good.dst = static_cast<uint16_t>(bid);
+    std::vector<std::vector<uint8_t>> junk;
+    for (int i = 0; i < 5; i++) {
+        span_msg_hdr h = good;
+        h.magic = 0xdeadbeef;  // bad magic
+        junk.push_back(record(h, 64));
+        h = good;
+        h.type = 999;  // unknown type
+        junk.push_back(record(h, 48));
+        h = good;
+        h.src = static_cast<uint16_t>(cid);  // spoofs the bystander
+        junk.push_back(record(h, 48));
+        h = good;
+        h.type = SPAN_MSG_TOPOLOGY_GET;  // valid, but a control type: not on rings
+        junk.push_back(record(h, 32));
+        h = good;
+        h.type = SPAN_MSG_INTERRUPT;  // truncated payload
+        junk.push_back(record(h, 40));
+        h = good;
+        junk.push_back(record(h, 32 + 16 + 64));  // oversized payload
+    }
+    for (auto &j : junk) ASSERT_TRUE(prod->push(j.data(), j.size()));
+    prod->publish();
+
+    // The victim keeps receiving; the bystander sends it a heartbeat too.
+    Msg hb = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{7, 77});
+    ASSERT_TRUE(c->send(static_cast<uint16_t>(bid), hb).ok());
+    bool got_hb = false;
+    span_peer_stats ps{};
+    uint8_t buf[SPAN_MSG_MAX];
+    for (int i = 0; i < 3000; i++) {
+        ssize_t n = span_member_recv(b, buf, sizeof(buf));
+        ASSERT_GE(n, 0);
+        if (n > 0) {
+            span_msg_hdr h;
+            std::memcpy(&h, buf, sizeof(h));
+            if (h.type == SPAN_MSG_HEARTBEAT && h.src == cid) got_hb = true;
+            continue;
+        }
+        ASSERT_EQ(span_member_peer_stats(b, aid, &ps, sizeof(ps)), 0);
+        if (got_hb && ps.reports_acted) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(got_hb);
+    EXPECT_EQ(ps.rejected, junk.size());
+    EXPECT_EQ(ps.accepted, 0u);
+    EXPECT_EQ(ps.reports, 1u);  // one report in flight at a time
+    EXPECT_EQ(ps.reports_acted, 1u);
+    EXPECT_EQ(ps.last_report_status, 0);
+    EXPECT_EQ(ps.by_reason[SPAN_REJECT_MAGIC], 5u);
+    EXPECT_EQ(ps.by_reason[SPAN_REJECT_TYPE], 10u);  // unknown + control type
+    EXPECT_EQ(ps.by_reason[SPAN_REJECT_ADDRESS], 5u);
+    EXPECT_EQ(ps.by_reason[SPAN_REJECT_SIZE], 10u);
+    EXPECT_EQ(span_member_rejected(b), junk.size());
+    span_peer_stats cs{};
+    ASSERT_EQ(span_member_peer_stats(b, cid, &cs, sizeof(cs)), 0);
+    EXPECT_EQ(cs.accepted, 1u);
+    EXPECT_EQ(cs.rejected, 0u);
+    EXPECT_EQ(cs.reports, 0u);
+    EXPECT_EQ(span_member_peer_stats(b, bid, &cs, sizeof(cs)), -EINVAL);  // itself
+    EXPECT_EQ(span_member_peer_stats(b, 4, &cs, sizeof(cs)), -EINVAL);
+    EXPECT_EQ(span_member_peer_stats(b, aid, nullptr, 0), -EINVAL);
+
+    // spand cut the garbage sender off.
+    auto r = a->recv(3000);
+    while (r.ok()) r = a->recv(3000);
+    EXPECT_EQ(r.error().code, ECONNRESET) << r.error().str();
+    // The bystander is unaffected: spand and the victim still talk to it.
+    auto rep = c->request(Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 2}));
+    ASSERT_TRUE(rep.ok()) << rep.error().str();
+    EXPECT_EQ(rep->back().type(), SPAN_MSG_HEARTBEAT);
+    Msg back = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{3, 4});
+    ASSERT_EQ(span_member_send(b, static_cast<uint16_t>(cid), back.data(), back.size()), 0);
+    auto m = wait_for(*c, SPAN_MSG_HEARTBEAT);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->get<span_heartbeat>().counter, 4u);
+    EXPECT_EQ(c->stats().rejected, 0u);
+    std::string js = spanctl("--json show vm1");
+    EXPECT_EQ(js.find("\"name\":\"garbage\""), std::string::npos) << js;
+    EXPECT_NE(js.find("\"name\":\"bystander\""), std::string::npos) << js;
+    EXPECT_NE(js.find("\"state\":\"running\""), std::string::npos) << js;
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=peer_report"), std::string::npos) << log;
+    EXPECT_NE(log.find("action=disconnect"), std::string::npos) << log;
+    EXPECT_NE(log.find("reason=reported-by-peer"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=member_lost"), std::string::npos) << log;
+    EXPECT_EQ(::waitpid(pid_, nullptr, WNOHANG), 0);  // spand still running
+    span_member_close(b);
+}
+
+// Reports from a member that hosts vCPUs also pause the VM when the
+// offender hosted vCPUs (the normal member-death policy).
+TEST_F(Spand, ReportedVcpuHostDeathPausesVm) {
+    auto bad = member("bad");
+    auto victim = member("victim");
+    ASSERT_TRUE(bad && victim);
+    ASSERT_TRUE(attach(*bad, SPAN_ATTACH_VCPU, 0).ok());
+    victim->set_report_threshold(3);
+    auto chan =
+        Mapping::map_shared(bad->chan_fd(), chan_size(bad->max_members(), bad->ring_size()));
+    ASSERT_TRUE(chan.ok());
+    auto prod = RingProducer::attach(
+        chan->bytes() + ring_offset(bad->id(), victim->id(), bad->max_members(), bad->ring_size()),
+        bad->ring_size(), bad->id(), victim->id());
+    ASSERT_TRUE(prod.ok());
+    std::vector<uint8_t> junk(64, 0);
+    span_msg_hdr h{};
+    h.magic = 0x11111111;
+    h.len = 64;
+    std::memcpy(junk.data(), &h, sizeof(h));
+    for (int i = 0; i < 3; i++) ASSERT_TRUE(prod->push(junk.data(), junk.size()));
+    prod->publish();
+    auto vs = wait_state(*victim, SPAN_VM_PAUSED);
+    ASSERT_TRUE(vs.has_value());
+    EXPECT_EQ(vs->reason, static_cast<uint32_t>(SPAN_REASON_MEMBER_LOST));
+    ASSERT_NE(victim->peer_stats(bad->id()), nullptr);
+    EXPECT_EQ(victim->peer_stats(bad->id())->reports, 1u);
+    ASSERT_TRUE(attach(*victim, SPAN_ATTACH_VCPU, 0).ok());  // adopt: resumes
+    EXPECT_TRUE(wait_state(*victim, SPAN_VM_RUNNING).has_value());
+}
+
+// spand cannot see the rings, so it only checks that a report is plausible
+// and rate-limits what one member's reports can do.
+TEST_F(Spand, PeerReportsArePlausibilityCheckedAndRateLimited) {
+    stop();
+    pid_ = start({"--create", "vm1:16M", "--report-budget", "1", "--report-interval", "3600"});
+    ASSERT_GT(pid_, 0);
+    auto liar = member("liar");
+    auto y = member("y");
+    auto z = member("z");
+    ASSERT_TRUE(liar && y && z);
+    auto report = [&](Member &from, uint32_t accused) {
+        span_peer_report pr{accused, SPAN_REJECT_MAGIC, 100, 0, 0, 0};
+        auto r = from.request(Msg::of(SPAN_MSG_PEER_REPORT, pr), 3000);
+        EXPECT_TRUE(r.ok()) << r.error().str();
+        return r.ok() ? r->back().get<span_ack>().status : 1;
+    };
+    // Not on rings.
+    span_peer_report pr{y->id(), SPAN_REJECT_MAGIC, 1, 0, 0, 0};
+    Msg onring = Msg::of(SPAN_MSG_PEER_REPORT, pr);
+    EXPECT_EQ(liar->send(static_cast<uint16_t>(y->id()), onring).error().code, EINVAL);
+    // The accused must be a live member.
+    EXPECT_EQ(report(*liar, 3), -ENOENT);
+    // Only members may report (not spanctl sessions).
+    ConnectOptions co;
+    co.socket_path = sock_;
+    co.role = SPAN_ROLE_CONTROL;
+    co.vm_name = "vm1";
+    auto ctl = Member::connect(co);
+    ASSERT_TRUE(ctl.ok());
+    EXPECT_EQ(report(**ctl, y->id()), -EOPNOTSUPP);
+    // Accusing itself is malformed: rejected and counted, no reply.
+    span_peer_report self{liar->id(), SPAN_REJECT_MAGIC, 1, 0, 0, 0};
+    Msg sm = Msg::of(SPAN_MSG_PEER_REPORT, self);
+    ASSERT_TRUE(liar->notify(sm).ok());
+    // One (false) report within the budget is acted upon: spand cannot tell.
+    EXPECT_EQ(report(*liar, y->id()), 0);
+    auto r = y->recv(3000);
+    while (r.ok()) r = y->recv(3000);
+    EXPECT_EQ(r.error().code, ECONNRESET);
+    // The next one is refused: z stays.
+    EXPECT_EQ(report(*liar, z->id()), -EBUSY);
+    EXPECT_EQ(report(*liar, z->id()), -EBUSY);
+    auto hb = z->request(Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 2}));
+    ASSERT_TRUE(hb.ok()) << hb.error().str();
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("action=ignored-no-such-member"), std::string::npos) << log;
+    EXPECT_NE(log.find("action=refused-rate-limit"), std::string::npos) << log;
+    EXPECT_NE(log.find("reason=bad-address what=malformed"), std::string::npos) << log;
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"name\":\"z\""), std::string::npos) << js;
+    EXPECT_NE(js.find("\"name\":\"liar\""), std::string::npos) << js;
+
+    // --report-budget 0: reports are only logged.
+    liar.reset();
+    z.reset();
+    ctl.value().reset();
+    stop();
+    pid_ = start({"--create", "vm1:16M", "--report-budget", "0"});
+    ASSERT_GT(pid_, 0);
+    auto p = member("p");
+    auto q = member("q");
+    ASSERT_TRUE(p && q);
+    EXPECT_EQ(report(*p, q->id()), -EPERM);
+    EXPECT_NE(slurp(dir_ + "/spand.log").find("action=refused-disabled"), std::string::npos);
+}
+
+// SO_PEERCRED: a client that is neither root, spand's uid nor --allow-uid is
+// refused; the socket is opened up (0666) so that only the credential check
+// stands in the way.
+TEST_F(Spand, PeerCredentialsChecked) {
+    constexpr uid_t kNobody = 65534, kOther = 65533;
+    // Connects as uid (in a child); returns its exit status: 0 joined,
+    // 10 + errno-ish on refusal, 90+ setup failures.
+    auto try_as = [&](uid_t uid, const std::string &name) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            if (::setgroups(0, nullptr) < 0 || ::setgid(uid) < 0 || ::setuid(uid) < 0) _exit(90);
+            if (::geteuid() != uid) _exit(91);
+            ConnectOptions o;
+            o.socket_path = sock_;
+            o.vm_name = "vm1";
+            o.member_name = name;
+            o.timeout_ms = 2000;
+            auto m = Member::connect(o);
+            if (m.ok()) _exit(0);
+            int e = m.error().code;
+            _exit(e == ECONNRESET || e == EPIPE ? 10 : e == EACCES ? 11 : 12);
+        }
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+    };
+    auto open_up = [&] {
+        ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+        ASSERT_EQ(::chmod(sock_.c_str(), 0666), 0);
+    };
+    {  // Can this environment switch uids at all?
+        pid_t pid = ::fork();
+        if (pid == 0) _exit(::setgid(kNobody) == 0 && ::setuid(kNobody) == 0 ? 0 : 1);
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            GTEST_SKIP() << "cannot setuid(" << kNobody << ") here (not root or no uid mapping)";
+    }
+    // Without the chmod the socket's mode alone keeps the client out.
+    EXPECT_EQ(try_as(kNobody, "n0"), 11);
+    open_up();
+    EXPECT_EQ(try_as(kNobody, "n1"), 10);  // refused by credentials
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=client_refused reason=uid"), std::string::npos) << log;
+    EXPECT_NE(log.find("uid=65534"), std::string::npos) << log;
+    EXPECT_EQ(log.find("event=member_join vm=vm1 member=0 name=n1"), std::string::npos) << log;
+    EXPECT_EQ(try_as(0, "root"), 0);  // root is admitted
+
+    // --allow-uid admits it.
+    stop();
+    pid_ = start({"--create", "vm1:16M", "--allow-uid", "65534"});
+    ASSERT_GT(pid_, 0);
+    open_up();
+    EXPECT_EQ(try_as(kNobody, "n2"), 0);
+    EXPECT_EQ(try_as(kOther, "o2"), 10);
+
+    // spand running as an unprivileged uid admits its own uid (and root),
+    // nobody else.
+    stop();
+    ASSERT_EQ(::chown(dir_.c_str(), kOther, kOther), 0);
+    pid_ = start({"--create", "vm1:16M"}, "spand.log", true, kOther);
+    ASSERT_GT(pid_, 0);
+    open_up();
+    EXPECT_EQ(try_as(kOther, "o3"), 0);
+    EXPECT_EQ(try_as(kNobody, "n3"), 10);
+    EXPECT_EQ(try_as(0, "root3"), 0);
+    log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("uid=65533"), std::string::npos) << log;
 }

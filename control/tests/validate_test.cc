@@ -104,11 +104,12 @@ TEST(ValidateHeader, PayloadSizeMismatchForEveryFixedType) {
         SPAN_MSG_CTL_DESTROY,     SPAN_MSG_CTL_SHOW,        SPAN_MSG_CTL_VM_INFO,
         SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO,    SPAN_MSG_TOPOLOGY_GET,
         SPAN_MSG_CTL_LIST,        SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
-        SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE};
+        SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE,      SPAN_MSG_PEER_REPORT};
     for (uint16_t t : types) {
-        Msg m = stamped(Msg::make(t, 128 + 8));  // no fixed type has 136 bytes
+        uint16_t dst = t == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 2;
+        Msg m = stamped(Msg::make(t, 128 + 8), 1, dst);  // no fixed type has 136 bytes
         EXPECT_NE(v(m), Reject::None) << span_msg_type_str(t);
-        Msg e = stamped(Msg::make(t, 0));
+        Msg e = stamped(Msg::make(t, 0), 1, dst);
         if (t != SPAN_MSG_TOPOLOGY_GET && t != SPAN_MSG_CTL_LIST)
             EXPECT_EQ(v(e), Reject::Size) << span_msg_type_str(t);
         else
@@ -554,6 +555,50 @@ TEST(Validate, Control) {
     EXPECT_EQ(mutate<S>(si, [](auto &x) { x.member = SPAN_MEMBER_SELF; }), Reject::Address);
     EXPECT_EQ(mutate<S>(si, [](auto &x) { x.nr_pages = 0; }), Reject::Range);
     EXPECT_EQ(mutate<S>(si, [](auto &x) { x.access = 0; }), Reject::Field);
+}
+
+TEST(Validate, PeerReport) {
+    span_peer_report pr{};
+    pr.member = 2;
+    pr.reason = SPAN_REJECT_MAGIC;
+    pr.rejected = 16;
+    pr.accepted = 3;
+    Msg m = stamped(Msg::of(SPAN_MSG_PEER_REPORT, pr), 1, SPAN_MEMBER_SPAND);
+    EXPECT_EQ(v(m), Reject::None);
+    using P = span_peer_report;
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.flags = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.member = 1; }), Reject::Address);  // itself
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.member = SPAN_MAX_MEMBERS; }), Reject::Address);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.member = SPAN_MEMBER_SELF; }), Reject::Address);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.member = SPAN_MEMBER_SPAND; }), Reject::Address);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reason = SPAN_REJECT_NONE; }), Reject::Field);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reason = SPAN_REJECT_MAX; }), Reject::Field);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reason = 0xffffffff; }), Reject::Field);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.rejected = 0; }), Reject::Count);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.accepted = ~0ull; }), Reject::None);
+    // Envelope: member to spand only, never a reply, never from spand.
+    Msg c = m;
+    c.hdr().dst = 2;
+    EXPECT_EQ(v(c), Reject::Address);
+    c = m;
+    c.hdr().dst = SPAN_MEMBER_BROADCAST;
+    EXPECT_EQ(v(c), Reject::Address);
+    c = m;
+    c.hdr().src = SPAN_MEMBER_SPAND;
+    c.hdr().dst = 1;
+    EXPECT_EQ(v(c), Reject::Address);
+    c = m;
+    c.hdr().flags = SPAN_F_REPLY;
+    EXPECT_EQ(v(c), Reject::Flags);
+    c = m;
+    c.hdr().flags = SPAN_F_MORE;
+    EXPECT_EQ(v(c), Reject::Flags);
+    // Truncated / oversized payloads.
+    EXPECT_EQ(v(stamped(Msg::make(SPAN_MSG_PEER_REPORT, 24), 1, SPAN_MEMBER_SPAND)), Reject::Size);
+    EXPECT_EQ(v(stamped(Msg::make(SPAN_MSG_PEER_REPORT, 40), 1, SPAN_MEMBER_SPAND)), Reject::Size);
+    EXPECT_EQ(validate_message(m.data(), m.size() - 8), Reject::Truncated);
+    EXPECT_STREQ(span_msg_type_str(SPAN_MSG_PEER_REPORT), "peer-report");
 }
 
 TEST(Validate, CApiAndNames) {

@@ -90,6 +90,35 @@ int span_member_prepare_wait(struct span_member *m);
 /* Number of messages rejected by validation so far. */
 uint64_t span_member_rejected(const struct span_member *m);
 
+/* Member slots of the span VM (peers are 0..max_members-1 except the
+ * member's own id). */
+uint32_t span_member_max_members(const struct span_member *m);
+
+/* What a member received on the ring from one peer slot.  Counters are per
+ * slot and survive the slot changing hands.  Fields may be appended in
+ * later versions: pass sizeof(struct span_peer_stats). */
+struct span_peer_stats {
+	uint64_t accepted;	/* valid messages delivered */
+	uint64_t rejected;	/* messages dropped (all reasons below) */
+	uint64_t ring_corrupt;	/* ring resynchronisations (in rejected) */
+	uint64_t oversized;	/* records over the receive buffer (in rejected) */
+	uint64_t reports;	/* SPAN_MSG_PEER_REPORTs sent about this peer */
+	uint64_t reports_acted;	/* of which spand disconnected the peer */
+	uint32_t last_reject;	/* enum span_reject of the latest rejection */
+	int32_t last_report_status; /* spand's answer to the latest report */
+	uint64_t by_reason[SPAN_REJECT_MAX]; /* rejected, per enum span_reject */
+};
+
+/* Copies the counters of peer slot `peer` into *out (at most size bytes).
+ * Returns 0, or -EINVAL for a bad slot (own id, >= max_members). */
+int span_member_peer_stats(const struct span_member *m, uint32_t peer,
+			   struct span_peer_stats *out, size_t size);
+
+/* The library reports a peer to spand (SPAN_MSG_PEER_REPORT), which may
+ * disconnect it, each time `threshold` of its ring messages were rejected
+ * since the last report (default 16; 0 never reports). */
+void span_member_set_report_threshold(struct span_member *m, uint32_t threshold);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,10 @@ struct ConnectOptions {
     uint32_t role = SPAN_ROLE_MEMBER;
     uint32_t caps = SPAN_CAP_RINGS;
     int timeout_ms = 5000;
+    // Report a peer to spand (SPAN_MSG_PEER_REPORT) once this many of its
+    // ring messages were rejected since the last report; 0: never report.
+    uint32_t report_threshold = kDefaultReportThreshold;
+    static constexpr uint32_t kDefaultReportThreshold = 16;
 };
 
 struct RecvStats {
@@ -37,6 +41,9 @@ struct RecvStats {
     uint64_t ring_corrupt = 0;  // ring resynchronisations
     uint64_t oversized = 0;     // records larger than the receive buffer
 };
+
+// Per-peer receive counters: struct span_peer_stats (span/libspan.h).
+using PeerStats = span_peer_stats;
 
 // True for the message types peers may exchange over rings.
 bool ring_type_allowed(uint16_t type);
@@ -57,6 +64,7 @@ class Member {
     int mem_fd() const { return memfd_.get(); }
     int event_fd() const { return id_ < doorbells_.size() ? doorbells_[id_].get() : -1; }
     int control_fd() const { return sock_.get(); }
+    int chan_fd() const { return chanfd_.get(); }
     bool is_member() const { return role_ == SPAN_ROLE_MEMBER; }
 
     // Data plane.  send(): stamp, push to ring (id -> dst), publish and ring
@@ -85,12 +93,21 @@ class Member {
     bool prepare_wait();
 
     const RecvStats &stats() const { return stats_; }
+    // Counters for the ring from peer slot `peer` (< max_members(), not
+    // id()); nullptr otherwise.  Counters are per slot: they are not reset
+    // when another member takes the slot over.
+    const PeerStats *peer_stats(uint32_t peer) const;
+    // Changes ConnectOptions::report_threshold (0: never report).
+    void set_report_threshold(uint32_t n) { report_threshold_ = n; }
 
   private:
     Member() = default;
     Status hello(const ConnectOptions &opt);
     Status map_channel();
     void count_reject(Reject r);
+    void count_ring_reject(uint32_t peer, Reject r);
+    void maybe_report(uint32_t peer);
+    bool report_answer(const Msg &m);
     Result<std::optional<Msg>> recv_socket(int timeout_ms);
     void kick(uint32_t dst);
     void after_wake();
@@ -112,6 +129,13 @@ class Member {
     bool hung_up_ = false;
     std::deque<Msg> inbox_;
     RecvStats stats_;
+    struct Peer {
+        PeerStats s{};
+        uint64_t unreported = 0;  // rejections since the last report
+        uint64_t report_seq = 0;  // seq of the report awaiting spand's ACK
+    };
+    std::vector<Peer> peers_;
+    uint32_t report_threshold_ = ConnectOptions::kDefaultReportThreshold;
 };
 
 }  // namespace span

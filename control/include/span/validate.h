@@ -69,6 +69,7 @@ Reject validate_ctl_name(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_vm_info(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_member_info(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_sub_info(const span_msg_hdr &h, const uint8_t *p, size_t n);
+Reject validate_peer_report(const span_msg_hdr &h, const uint8_t *p, size_t n);
 
 // A span name: 1..SPAN_NAME_LEN-1 chars of [A-Za-z0-9._-], NUL-terminated,
 // zero-filled after the NUL.  allow_empty: all-zero is accepted too.

@@ -102,6 +102,7 @@ enum span_msg_type {
 	SPAN_MSG_CTL_VM_INFO	= 31,	/* spand -> spanctl */
 	SPAN_MSG_CTL_MEMBER_INFO = 32,
 	SPAN_MSG_CTL_SUB_INFO	= 33,
+	SPAN_MSG_PEER_REPORT	= 34,	/* member -> spand: a peer sends garbage */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -449,6 +450,26 @@ struct span_ctl_member_info {
 SPAN_STATIC_ASSERT(sizeof(struct span_ctl_member_info) == 80, "span_ctl_member_info size");
 
 /* CTL_SUB_INFO carries a struct span_mem_subscribe with sub_id and member set. */
+
+/* ---- peer reports (member -> spand) -------------------------------------------- */
+
+/*
+ * A member whose libspan rejected too many messages on the ring from another
+ * member reports that member to spand, which may disconnect it (see
+ * Documentation/control-plane.rst for the policy).  Socket only, never on a
+ * ring; hdr.src is the reporter's slot, hdr.dst SPAN_MEMBER_SPAND, no
+ * SPAN_F_* flags.  spand answers with an ACK (status 0: the accused was
+ * disconnected).
+ */
+struct span_peer_report {
+	__u32 member;		/* accused slot, < SPAN_MAX_MEMBERS, != hdr.src */
+	__u32 reason;		/* enum span_reject (libspan.h) of the last rejection, != 0 */
+	__u64 rejected;		/* ring messages from it rejected so far, >= 1 */
+	__u64 accepted;		/* ring messages from it accepted so far */
+	__u32 flags;		/* none defined, must be zero */
+	__u32 reserved;		/* must be zero */
+};
+SPAN_STATIC_ASSERT(sizeof(struct span_peer_report) == 32, "span_peer_report size");
 
 /* ---- shared-memory channel --------------------------------------------------- */
 
