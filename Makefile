@@ -7,7 +7,7 @@ BUILD := $(TOP)/build
 export TOP BUILD
 
 .PHONY: all help deps kernel qemu image check-kselftest check-patches check-model test \
-	demo lab-shell clean
+	bench bench-kvm-ipi demo lab-shell clean
 
 all: kernel qemu control image
 
@@ -37,6 +37,12 @@ check-model:
 
 test:
 	@$(TOP)/scripts/run-tests
+
+# Benchmarks write JSON under build/bench/ (see Documentation/benchmarks.rst).
+bench: bench-channel bench-kvm-ipi
+
+bench-kvm-ipi: image
+	@$(TOP)/scripts/bench-kvm-ipi
 
 demo: image
 	@$(TOP)/scripts/demo
