@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "span/validate.h"
 
@@ -128,6 +132,49 @@ std::string name_str(const char (&name)[SPAN_NAME_LEN]) {
 void set_name(char (&dst)[SPAN_NAME_LEN], const std::string &src) {
     std::memset(dst, 0, sizeof(dst));
     std::memcpy(dst, src.data(), std::min(src.size(), sizeof(dst) - 1));
+}
+
+const char *vm_state_str(uint32_t state) {
+    switch (state) {
+        case SPAN_VM_RUNNING:
+            return "running";
+        case SPAN_VM_PAUSED:
+            return "paused";
+        case SPAN_VM_SHUTDOWN:
+            return "shutdown";
+    }
+    return "unknown";
+}
+
+std::string quoted(const std::string &s) {
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\';
+        o += c;
+    }
+    return o + "\"";
+}
+
+bool parse_u64(const std::string &s, uint64_t &out, bool suffixes) {
+    if (s.empty() || s[0] == '-' || s[0] == '+' || std::isspace(static_cast<unsigned char>(s[0])))
+        return false;
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
+    if (errno || end == s.c_str()) return false;
+    const std::string suf(end);
+    uint64_t mul = 1;
+    if (!suf.empty()) {
+        static const char units[] = "KMGT";
+        const char *u = suffixes && (suf.size() == 1 || suf.substr(1) == "iB")
+                            ? std::strchr(units, std::toupper(static_cast<unsigned char>(suf[0])))
+                            : nullptr;
+        if (!u || !*u) return false;
+        mul = 1ull << (10 * (u - units + 1));
+    }
+    if (v > UINT64_MAX / mul) return false;
+    out = v * mul;
+    return true;
 }
 
 }  // namespace span

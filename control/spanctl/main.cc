@@ -97,29 +97,6 @@ struct Global {
     std::exit(1);
 }
 
-bool parse_u64(const std::string &s, uint64_t &out, bool suffixes = false) {
-    if (s.empty() || s[0] == '-') return false;
-    char *end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
-    if (errno || end == s.c_str()) return false;
-    uint64_t mul = 1;
-    std::string suf(end);
-    if (suffixes && (suf == "K" || suf == "k"))
-        mul = 1ull << 10;
-    else if (suffixes && (suf == "M" || suf == "m"))
-        mul = 1ull << 20;
-    else if (suffixes && (suf == "G" || suf == "g"))
-        mul = 1ull << 30;
-    else if (suffixes && (suf == "T" || suf == "t"))
-        mul = 1ull << 40;
-    else if (!suf.empty())
-        return false;
-    if (v > UINT64_MAX / mul) return false;
-    out = v * mul;
-    return true;
-}
-
 // Command-line arguments of one command: positionals and --options.
 struct Args {
     std::string cmd;
@@ -134,7 +111,7 @@ struct Args {
     }
     uint64_t num(const std::string &k, bool suffixes = false) const {
         uint64_t v;
-        if (!parse_u64(get(k), v, suffixes))
+        if (!span::parse_u64(get(k), v, suffixes))
             usage_error(cmd, "bad value for --" + k + ": '" + get(k) + "'");
         return v;
     }
@@ -204,27 +181,6 @@ std::vector<Msg> request(span::Member &m, const Global &g, const std::string &cm
     return std::move(v);
 }
 
-std::string js(const std::string &s) {
-    std::string o = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\';
-        o += c;
-    }
-    return o + "\"";
-}
-
-const char *state_str(uint32_t s) {
-    switch (s) {
-        case SPAN_VM_RUNNING:
-            return "running";
-        case SPAN_VM_PAUSED:
-            return "paused";
-        case SPAN_VM_SHUTDOWN:
-            return "shutdown";
-    }
-    return "unknown";
-}
-
 const char *reason_str(uint32_t r) {
     switch (r) {
         case SPAN_REASON_GUEST:
@@ -254,9 +210,9 @@ std::string vm_json(const span_ctl_vm_info &i) {
         "{\"name\":%s,\"id\":%u,\"state\":\"%s\",\"reason\":\"%s\",\"memory\":%llu"
         ",\"huge_pages\":%s,\"ring_size\":%u,\"max_members\":%u,\"members\":%u,\"vcpus\":%u,"
         "\"devices\":%u,\"subscriptions\":%u}",
-        js(span::name_str(i.name)).c_str(), i.vm_id, state_str(i.state), reason_str(i.reason),
-        i.mem_size, (i.flags & SPAN_VM_HUGEPAGES) ? "true" : "false", i.ring_size, i.max_members,
-        i.nr_members, i.nr_vcpus, i.nr_devices, i.nr_subs);
+        span::quoted(span::name_str(i.name)).c_str(), i.vm_id, span::vm_state_str(i.state),
+        reason_str(i.reason), i.mem_size, (i.flags & SPAN_VM_HUGEPAGES) ? "true" : "false",
+        i.ring_size, i.max_members, i.nr_members, i.nr_vcpus, i.nr_devices, i.nr_subs);
     return b;
 }
 
@@ -283,7 +239,7 @@ int cmd_create(const Global &g, const Args &a) {
     span_ack ack;
     request(*m, g, a.cmd, Msg::of(SPAN_MSG_CTL_CREATE, c), &ack);
     if (g.json)
-        std::printf("{\"name\":%s,\"id\":%llu}\n", js(a.pos[0]).c_str(), ack.value);
+        std::printf("{\"name\":%s,\"id\":%llu}\n", span::quoted(a.pos[0]).c_str(), ack.value);
     else
         std::printf("created %s (id %llu)\n", a.pos[0].c_str(), ack.value);
     return 0;
@@ -309,8 +265,8 @@ int cmd_list(const Global &g, const Args &a) {
         if (r.type() != SPAN_MSG_CTL_VM_INFO) continue;
         auto i = r.get<span_ctl_vm_info>();
         std::printf("%-20s %4u %-8s %14llu %7u %5u %7u %4u\n", span::name_str(i.name).c_str(),
-                    i.vm_id, state_str(i.state), i.mem_size, i.nr_members, i.nr_vcpus, i.nr_devices,
-                    i.nr_subs);
+                    i.vm_id, span::vm_state_str(i.state), i.mem_size, i.nr_members, i.nr_vcpus,
+                    i.nr_devices, i.nr_subs);
     }
     return 0;
 }
@@ -363,8 +319,8 @@ int cmd_show(const Global &g, const Args &a) {
                 b, sizeof(b),
                 "%s{\"id\":%u,\"name\":%s,\"pid\":%u,\"uid\":%u,\"messages\":%llu,\"rejected\":%llu"
                 ",\"memory_gpa\":%llu,\"memory_size\":%llu}",
-                i ? "," : "", mi.member_id, js(span::name_str(mi.name)).c_str(), mi.pid, mi.uid,
-                mi.msgs, mi.rejected, mi.mem_gpa, mi.mem_size);
+                i ? "," : "", mi.member_id, span::quoted(span::name_str(mi.name)).c_str(), mi.pid,
+                mi.uid, mi.msgs, mi.rejected, mi.mem_gpa, mi.mem_size);
             o += b;
         }
         o += "],\"generation\":" + std::to_string((unsigned long long)s.topo.generation()) +
@@ -400,7 +356,7 @@ int cmd_show(const Global &g, const Args &a) {
     std::printf(
         "name:        %s\nid:          %u\nstate:       %s%s%s%s\nmemory:      %llu bytes%s\n"
         "ring size:   %u\nmax members: %u\n",
-        span::name_str(v.name).c_str(), v.vm_id, state_str(v.state), v.reason ? " (" : "",
+        span::name_str(v.name).c_str(), v.vm_id, span::vm_state_str(v.state), v.reason ? " (" : "",
         reason_str(v.reason), v.reason ? ")" : "", v.mem_size,
         (v.flags & SPAN_VM_HUGEPAGES) ? " (huge pages)" : "", v.ring_size, v.max_members);
     std::printf("members:\n");
@@ -425,7 +381,7 @@ int cmd_show(const Global &g, const Args &a) {
 uint32_t resolve_member(span::Member &m, const Global &g, const Args &a) {
     std::string v = a.get("member");
     uint64_t n;
-    if (parse_u64(v, n)) {
+    if (span::parse_u64(v, n, false)) {
         if (n >= SPAN_MAX_MEMBERS) usage_error(a.cmd, "--member slot out of range");
         return static_cast<uint32_t>(n);
     }
@@ -455,8 +411,9 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
             std::string s = a.get("memory");
             auto colon = s.find(':');
             uint64_t gpa = 0, size = 0;
-            bool ok = colon != std::string::npos && parse_u64(s.substr(0, colon), gpa, true) &&
-                      parse_u64(s.substr(colon + 1), size, true);
+            bool ok = colon != std::string::npos &&
+                      span::parse_u64(s.substr(0, colon), gpa, true) &&
+                      span::parse_u64(s.substr(colon + 1), size, true);
             at.gpa = gpa;
             at.size = size;
             if (!ok || at.gpa % 4096 || at.size % 4096 || !at.size || at.gpa >= SPAN_GPA_LIMIT ||
@@ -471,8 +428,8 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
     span_ack ack;
     request(*m, g, a.cmd, Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, at), &ack);
     if (g.json)
-        std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n", js(a.pos[0]).c_str(),
-                    at.member, ack.value);
+        std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n",
+                    span::quoted(a.pos[0]).c_str(), at.member, ack.value);
     else
         std::printf("%s: %s member %u (topology generation %llu)\n", a.pos[0].c_str(),
                     attach ? "attached to" : "detached from", at.member, ack.value);
@@ -502,7 +459,8 @@ int cmd_subscribe(const Global &g, const Args &a) {
     span_ack ack;
     request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s), &ack);
     if (g.json)
-        std::printf("{\"vm\":%s,\"subscription\":%llu}\n", js(a.pos[0]).c_str(), ack.value);
+        std::printf("{\"vm\":%s,\"subscription\":%llu}\n", span::quoted(a.pos[0]).c_str(),
+                    ack.value);
     else
         std::printf("subscription %llu\n", ack.value);
     return 0;
@@ -513,7 +471,9 @@ int cmd_unsubscribe(const Global &g, const Args &a) {
     if (!u.sub_id) usage_error(a.cmd, "--id must be non-zero");
     auto m = connect(g, a.cmd, a.pos[0]);
     request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_UNSUBSCRIBE, u));
-    if (g.json) std::printf("{\"vm\":%s,\"unsubscribed\":%llu}\n", js(a.pos[0]).c_str(), u.sub_id);
+    if (g.json)
+        std::printf("{\"vm\":%s,\"unsubscribed\":%llu}\n", span::quoted(a.pos[0]).c_str(),
+                    u.sub_id);
     return 0;
 }
 
@@ -523,7 +483,7 @@ int cmd_destroy(const Global &g, const Args &a) {
     auto m = connect(g, a.cmd);
     request(*m, g, a.cmd, Msg::of(SPAN_MSG_CTL_DESTROY, n));
     if (g.json)
-        std::printf("{\"destroyed\":%s}\n", js(a.pos[0]).c_str());
+        std::printf("{\"destroyed\":%s}\n", span::quoted(a.pos[0]).c_str());
     else
         std::printf("destroyed %s\n", a.pos[0].c_str());
     return 0;
@@ -551,7 +511,7 @@ int main(int argc, char **argv) {
             if (g.socket.empty()) usage_error("", "empty socket path");
         } else if (s == "-t" || s == "--timeout") {
             uint64_t t;
-            if (i + 1 >= argc || !parse_u64(argv[++i], t) || t > 3600000)
+            if (i + 1 >= argc || !span::parse_u64(argv[++i], t, false) || t > 3600000)
                 usage_error("", "--timeout wants 0..3600000");
             g.timeout = static_cast<int>(t);
         } else if (!s.empty() && s[0] == '-') {

@@ -26,27 +26,10 @@ using span::Reject;
 
 namespace {
 
+// A logfmt value: bare when it needs no quoting.
 std::string q(const std::string &s) {
     bool plain = !s.empty() && s.find_first_of(" \"=\\") == std::string::npos;
-    if (plain) return s;
-    std::string o = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\';
-        o += c;
-    }
-    return o + "\"";
-}
-
-const char *state_str(uint32_t s) {
-    switch (s) {
-        case SPAN_VM_RUNNING:
-            return "running";
-        case SPAN_VM_PAUSED:
-            return "paused";
-        case SPAN_VM_SHUTDOWN:
-            return "shutdown";
-    }
-    return "unknown";
+    return plain ? s : span::quoted(s);
 }
 
 template <typename... A>
@@ -354,7 +337,7 @@ void Daemon::member_lost(Client &c) {
     log(pause ? LogLevel::Warn : LogLevel::Info, "member_lost",
         kv("vm", q(vm.name), "member", slot, "name", q(c.name), "pid", c.pid, "vcpus",
            removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs,
-           "policy", pause ? "pause" : "continue", "state", state_str(vm.state)));
+           "policy", pause ? "pause" : "continue", "state", span::vm_state_str(vm.state)));
     if (auto bad = vm.topo.check(); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
 }

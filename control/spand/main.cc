@@ -47,29 +47,6 @@ const char kUsage[] =
     std::exit(2);
 }
 
-bool parse_size(const std::string &s, uint64_t &out) {
-    if (s.empty()) return false;
-    char *end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(s.c_str(), &end, 0);
-    if (errno || end == s.c_str() || s[0] == '-') return false;
-    uint64_t mul = 1;
-    std::string suf(end);
-    if (suf == "K" || suf == "k" || suf == "KiB")
-        mul = 1ull << 10;
-    else if (suf == "M" || suf == "m" || suf == "MiB")
-        mul = 1ull << 20;
-    else if (suf == "G" || suf == "g" || suf == "GiB")
-        mul = 1ull << 30;
-    else if (suf == "T" || suf == "t" || suf == "TiB")
-        mul = 1ull << 40;
-    else if (!suf.empty())
-        return false;
-    if (v > UINT64_MAX / mul) return false;
-    out = v * mul;
-    return true;
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -112,40 +89,41 @@ int main(int argc, char **argv) {
                 if (!span::valid_name_str(spec.name.c_str()))
                     usage_error("--create: invalid name '" + spec.name + "'");
                 uint64_t align = (spec.flags & SPAN_VM_HUGEPAGES) ? (2u << 20) : 4096;
-                if (!parse_size(size, spec.mem_size) || !spec.mem_size || spec.mem_size % align ||
-                    spec.mem_size > SPAN_GPA_LIMIT)
+                if (!span::parse_u64(size, spec.mem_size, true) || !spec.mem_size ||
+                    spec.mem_size % align || spec.mem_size > SPAN_GPA_LIMIT)
                     usage_error("--create: bad size '" + size + "'");
                 cfg.create.push_back(spec);
                 break;
             }
             case 'r':
-                if (!parse_size(arg, v) || !span::is_pow2(v) || v < SPAN_RING_SIZE_MIN ||
+                if (!span::parse_u64(arg, v, true) || !span::is_pow2(v) || v < SPAN_RING_SIZE_MIN ||
                     v > SPAN_RING_SIZE_MAX)
                     usage_error("--ring-size: want a power of two between 4K and 16M");
                 cfg.ring_size = static_cast<uint32_t>(v);
                 break;
             case 'm':
-                if (!parse_size(arg, v) || v < 2 || v > SPAN_MAX_MEMBERS)
+                if (!span::parse_u64(arg, v, true) || v < 2 || v > SPAN_MAX_MEMBERS)
                     usage_error("--max-members: want 2..16");
                 cfg.max_members = static_cast<uint32_t>(v);
                 break;
             case 'R':
-                if (!parse_size(arg, v) || v < 1 || v > 1000000)
+                if (!span::parse_u64(arg, v, true) || v < 1 || v > 1000000)
                     usage_error("--max-rejects: want 1..1000000");
                 cfg.max_rejects = static_cast<uint32_t>(v);
                 break;
             case 'B':
-                if (!parse_size(arg, v) || v > SPAN_MAX_MEMBERS)
+                if (!span::parse_u64(arg, v, true) || v > SPAN_MAX_MEMBERS)
                     usage_error("--report-budget: want 0..16");
                 cfg.report_budget = static_cast<uint32_t>(v);
                 break;
             case 'I':
-                if (!parse_size(arg, v) || v < 1 || v > 86400 * 365)
+                if (!span::parse_u64(arg, v, true) || v < 1 || v > 86400 * 365)
                     usage_error("--report-interval: want 1..31536000 seconds");
                 cfg.report_interval_s = static_cast<uint32_t>(v);
                 break;
             case 'u':
-                if (!parse_size(arg, v) || v > 0xfffffffe) usage_error("--allow-uid: bad uid");
+                if (!span::parse_u64(arg, v, true) || v > 0xfffffffe)
+                    usage_error("--allow-uid: bad uid");
                 cfg.allow_uids.push_back(static_cast<uid_t>(v));
                 break;
             case 'l':

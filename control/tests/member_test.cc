@@ -106,3 +106,32 @@ TEST(Handles, UniqueFdAndMappingAreMoveOnly) {
     EXPECT_EQ(fd_size(moved.get()).value(), 8192u);
     EXPECT_NE(::ftruncate(moved.get(), 4096), 0);  // sealed against shrinking
 }
+
+TEST(Proto, ParseU64) {
+    uint64_t v = 0;
+    EXPECT_TRUE(span::parse_u64("42", v, false));
+    EXPECT_EQ(v, 42u);
+    EXPECT_TRUE(span::parse_u64("0x10", v, false));
+    EXPECT_EQ(v, 16u);
+    EXPECT_TRUE(span::parse_u64("64M", v, true));
+    EXPECT_EQ(v, 64ull << 20);
+    EXPECT_TRUE(span::parse_u64("2GiB", v, true));
+    EXPECT_EQ(v, 2ull << 30);
+    EXPECT_TRUE(span::parse_u64("1t", v, true));
+    EXPECT_EQ(v, 1ull << 40);
+    v = 7;
+    for (const char *bad : {"", "-1", "+1", " 1", "1x", "1MB", "1Mi", "k", "99999999999999999999"})
+        EXPECT_FALSE(span::parse_u64(bad, v, true)) << bad;
+    EXPECT_FALSE(span::parse_u64("64M", v, false));
+    EXPECT_FALSE(span::parse_u64("16777216T", v, true));  // overflows
+    EXPECT_EQ(v, 7u);                                     // untouched on failure
+}
+
+TEST(Proto, QuotedAndStateNames) {
+    EXPECT_EQ(span::quoted("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(span::quoted(""), "\"\"");
+    EXPECT_STREQ(span::vm_state_str(SPAN_VM_RUNNING), "running");
+    EXPECT_STREQ(span::vm_state_str(SPAN_VM_PAUSED), "paused");
+    EXPECT_STREQ(span::vm_state_str(SPAN_VM_SHUTDOWN), "shutdown");
+    EXPECT_STREQ(span::vm_state_str(0xdead), "unknown");
+}

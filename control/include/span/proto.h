@@ -75,4 +75,13 @@ void stamp(Msg &m, uint16_t src, uint16_t dst, uint64_t seq, uint32_t flags = 0)
 std::string name_str(const char (&name)[SPAN_NAME_LEN]);
 void set_name(char (&dst)[SPAN_NAME_LEN], const std::string &src);
 
+// "running", "paused", "shutdown" or "unknown" for enum span_vm_state.
+const char *vm_state_str(uint32_t state);
+// s in double quotes with '"' and '\\' escaped (JSON strings, logfmt values).
+std::string quoted(const std::string &s);
+// Parses a non-negative integer (decimal, 0x hex or 0 octal).  With
+// suffixes, K/M/G/T (optionally KiB/MiB/GiB/TiB) multiply by powers of 1024.
+// False on garbage, a sign, an unknown suffix or overflow.
+bool parse_u64(const std::string &s, uint64_t &out, bool suffixes);
+
 }  // namespace span
