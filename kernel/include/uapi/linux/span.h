@@ -13,13 +13,17 @@
 #ifndef _UAPI_LINUX_SPAN_H
 #define _UAPI_LINUX_SPAN_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 
-#ifdef __cplusplus
-#define SPAN_STATIC_ASSERT(e, m) static_assert(e, m)
-#else
-#define SPAN_STATIC_ASSERT(e, m) _Static_assert(e, m)
+/*
+ * Layout checks: static_assert is a C++11 keyword, a C11 macro from
+ * <assert.h> in user space and a macro of <linux/build_bug.h> in the kernel.
+ */
+#if !defined(__KERNEL__) && !defined(__cplusplus)
+#include <assert.h>
 #endif
+#define SPAN_STATIC_ASSERT(e, m) static_assert(e, m)
 
 /* ---- framing --------------------------------------------------------- */
 
@@ -44,13 +48,13 @@
 #define SPAN_MAX_VCPUS		4096
 #define SPAN_MAX_DEVICES	1024
 #define SPAN_MAX_RANGES		1024	/* ranges in one WT_PUBLISH */
-#define SPAN_GFN_LIMIT		(1ull << 40)	/* 52-bit guest-physical */
-#define SPAN_GPA_LIMIT		(1ull << 52)
+#define SPAN_GFN_LIMIT		_BITULL(40)	/* 52-bit guest-physical */
+#define SPAN_GPA_LIMIT		_BITULL(52)
 #define SPAN_VCPU_STATE_MAX	(16u << 20)	/* one vCPU's state blob */
 
 /* struct span_msg_hdr.flags */
-#define SPAN_F_REPLY		(1u << 0)	/* answers hdr.seq of a request */
-#define SPAN_F_MORE		(1u << 1)	/* more replies follow */
+#define SPAN_F_REPLY		_BITUL(0)	/* answers hdr.seq of a request */
+#define SPAN_F_MORE		_BITUL(1)	/* more replies follow */
 #define SPAN_F_VALID_MASK	(SPAN_F_REPLY | SPAN_F_MORE)
 
 struct span_msg_hdr {
@@ -65,6 +69,7 @@ struct span_msg_hdr {
 	__u16 dst;		/* receiving member slot, SPAND or BROADCAST */
 	__u32 reserved1;	/* must be zero */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_msg_hdr) == 32, "span_msg_hdr size");
 
 enum span_msg_type {
@@ -114,9 +119,9 @@ enum span_role {
 };
 
 /* struct span_hello.caps */
-#define SPAN_CAP_RINGS		(1u << 0)	/* can use shared-memory rings */
-#define SPAN_CAP_WT		(1u << 1)	/* shadow write-tracking */
-#define SPAN_CAP_MEM_EVENTS	(1u << 2)	/* can raise memory events */
+#define SPAN_CAP_RINGS		_BITUL(0)	/* can use shared-memory rings */
+#define SPAN_CAP_WT		_BITUL(1)	/* shadow write-tracking */
+#define SPAN_CAP_MEM_EVENTS	_BITUL(2)	/* can raise memory events */
 #define SPAN_CAP_VALID_MASK	(SPAN_CAP_RINGS | SPAN_CAP_WT | SPAN_CAP_MEM_EVENTS)
 
 struct span_hello {
@@ -129,6 +134,7 @@ struct span_hello {
 	char  vm_name[SPAN_NAME_LEN];	/* span VM to join (control: optional) */
 	char  member_name[SPAN_NAME_LEN];	/* member: required */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_hello) == 80, "span_hello size");
 
 /* HELLO_REPLY fd order (SCM_RIGHTS): guest memory, channel, doorbells[max_members] */
@@ -137,7 +143,7 @@ SPAN_STATIC_ASSERT(sizeof(struct span_hello) == 80, "span_hello size");
 #define SPAN_FD_DOORBELL0	2
 
 /* struct span_hello_reply.flags, struct span_ctl_create.flags */
-#define SPAN_VM_HUGEPAGES	(1u << 0)
+#define SPAN_VM_HUGEPAGES	_BITUL(0)
 
 struct span_hello_reply {
 	__u8  version;		/* chosen major version */
@@ -153,6 +159,7 @@ struct span_hello_reply {
 	__u32 nr_fds;		/* fds attached to this message */
 	__u32 flags;		/* SPAN_VM_* */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_hello_reply) == 48, "span_hello_reply size");
 
 /* ---- generic reply ----------------------------------------------------- */
@@ -163,6 +170,7 @@ struct span_ack {
 	__u32 reserved;
 	__u64 value;		/* request specific, e.g. a subscription id */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ack) == 24, "span_ack size");
 
 /* ---- topology ---------------------------------------------------------- */
@@ -171,6 +179,7 @@ struct span_topo_entry {
 	__u32 id;		/* APIC ID or device id */
 	__u32 member;		/* hosting / owning member slot */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_topo_entry) == 8, "span_topo_entry size");
 
 /*
@@ -182,6 +191,7 @@ struct span_topology {
 	__u32 nr_vcpus;		/* <= SPAN_MAX_VCPUS */
 	__u32 nr_devices;	/* <= SPAN_MAX_DEVICES */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_topology) == 16, "span_topology size");
 
 /* ---- interrupts -------------------------------------------------------- */
@@ -219,6 +229,7 @@ struct span_interrupt {
 	__u8  x2apic;		/* 1: 32-bit x2APIC destination */
 	__u8  reserved;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_interrupt) == 16, "span_interrupt size");
 
 /* ---- MMIO / PIO forwarding --------------------------------------------- */
@@ -234,6 +245,7 @@ struct span_io_req {
 	__u16 reserved;
 	__u32 reserved2;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_io_req) == 40, "span_io_req size");
 
 struct span_io_resp {
@@ -242,6 +254,7 @@ struct span_io_resp {
 	__s32 status;		/* 0 or -errno */
 	__u32 reserved;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_io_resp) == 24, "span_io_resp size");
 
 /* ---- MSI ---------------------------------------------------------------- */
@@ -251,13 +264,14 @@ struct span_msi {
 	__u32 data;		/* bits 31:16 reserved (zero) */
 	__u32 device;		/* originating device id */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_msi) == 16, "span_msi size");
 
 /* ---- memory events ------------------------------------------------------ */
 
-#define SPAN_ACCESS_READ	(1u << 0)
-#define SPAN_ACCESS_WRITE	(1u << 1)
-#define SPAN_ACCESS_EXEC	(1u << 2)
+#define SPAN_ACCESS_READ	_BITUL(0)
+#define SPAN_ACCESS_WRITE	_BITUL(1)
+#define SPAN_ACCESS_EXEC	_BITUL(2)
 #define SPAN_ACCESS_MASK	(SPAN_ACCESS_READ | SPAN_ACCESS_WRITE | SPAN_ACCESS_EXEC)
 
 struct span_mem_subscribe {
@@ -267,11 +281,13 @@ struct span_mem_subscribe {
 	__u32 access;		/* SPAN_ACCESS_* (non-empty) */
 	__u32 member;		/* subscriber slot or SPAN_MEMBER_SELF */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_mem_subscribe) == 32, "span_mem_subscribe size");
 
 struct span_mem_unsubscribe {
 	__u64 sub_id;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_mem_unsubscribe) == 8, "span_mem_unsubscribe size");
 
 struct span_mem_event {
@@ -281,6 +297,7 @@ struct span_mem_event {
 	__u32 access;		/* exactly one SPAN_ACCESS_* bit */
 	__u32 vcpu;		/* faulting vCPU's APIC ID */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_mem_event) == 32, "span_mem_event size");
 
 enum span_mem_action {
@@ -301,6 +318,7 @@ struct span_mem_reply {
 	__u16 reserved;
 	__u32 reserved2;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_mem_reply) == 24, "span_mem_reply size");
 
 /* ---- shadow-paging write tracking ---------------------------------------- */
@@ -309,6 +327,7 @@ struct span_gfn_range {
 	__u64 gfn;
 	__u64 nr_pages;		/* >= 1; gfn + nr_pages <= SPAN_GFN_LIMIT */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_gfn_range) == 16, "span_gfn_range size");
 
 enum span_wt_op {
@@ -322,6 +341,7 @@ struct span_wt_publish {
 	__u32 nr_ranges;	/* 1..SPAN_MAX_RANGES */
 	__u32 op;		/* enum span_wt_op */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_wt_publish) == 16, "span_wt_publish size");
 
 struct span_wt_ack {
@@ -329,6 +349,7 @@ struct span_wt_ack {
 	__s32 status;
 	__u32 reserved;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_wt_ack) == 16, "span_wt_ack size");
 
 struct span_wt_invalidate {
@@ -338,6 +359,7 @@ struct span_wt_invalidate {
 	__u32 vcpu;		/* writing vCPU's APIC ID */
 	__u32 reserved;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_wt_invalidate) == 32, "span_wt_invalidate size");
 
 /* ---- attach / detach ------------------------------------------------------ */
@@ -356,6 +378,7 @@ struct span_attach {
 	__u64 gpa;		/* memory only, else 0 */
 	__u64 size;		/* memory only, else 0 */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_attach) == 32, "span_attach size");
 
 /* ---- vCPU state transfer ---------------------------------------------------- */
@@ -367,6 +390,7 @@ struct span_vcpu_state {
 	__u32 offset;		/* of this chunk */
 	__u32 chunk_len;	/* offset + chunk_len <= total_len */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_vcpu_state) == 16, "span_vcpu_state size");
 
 /* ---- reset / shutdown / heartbeat / VM state ---------------------------------- */
@@ -383,12 +407,14 @@ struct span_reset {		/* RESET and SHUTDOWN */
 	__u32 reason;		/* enum span_reason */
 	__u32 flags;		/* must be zero */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_reset) == 8, "span_reset size");
 
 struct span_heartbeat {
 	__u64 timestamp_ns;	/* CLOCK_MONOTONIC of the sender */
 	__u64 counter;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_heartbeat) == 16, "span_heartbeat size");
 
 enum span_vm_state_value {
@@ -401,6 +427,7 @@ struct span_vm_state {
 	__u32 state;		/* enum span_vm_state_value */
 	__u32 reason;		/* enum span_reason */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_vm_state) == 8, "span_vm_state size");
 
 /* ---- control (spanctl <-> spand) ---------------------------------------------- */
@@ -413,11 +440,13 @@ struct span_ctl_create {
 	__u32 max_members;	/* 0: default; else 2..SPAN_MAX_MEMBERS */
 	__u32 reserved;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ctl_create) == 56, "span_ctl_create size");
 
 struct span_ctl_name {		/* CTL_DESTROY, CTL_SHOW */
 	char  name[SPAN_NAME_LEN];
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ctl_name) == 32, "span_ctl_name size");
 
 struct span_ctl_vm_info {
@@ -434,6 +463,7 @@ struct span_ctl_vm_info {
 	__u32 nr_subs;
 	__u32 reason;		/* enum span_reason of the last pause */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ctl_vm_info) == 80, "span_ctl_vm_info size");
 
 struct span_ctl_member_info {
@@ -447,6 +477,7 @@ struct span_ctl_member_info {
 	__u64 mem_gpa;		/* attached memory range (size 0: none) */
 	__u64 mem_size;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ctl_member_info) == 80, "span_ctl_member_info size");
 
 /* CTL_SUB_INFO carries a struct span_mem_subscribe with sub_id and member set. */
@@ -469,6 +500,7 @@ struct span_peer_report {
 	__u32 flags;		/* none defined, must be zero */
 	__u32 reserved;		/* must be zero */
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_peer_report) == 32, "span_peer_report size");
 
 /* ---- shared-memory channel --------------------------------------------------- */
@@ -496,6 +528,7 @@ struct span_chan_hdr {
 	__u32 ring_size;
 	__u64 chan_size;
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_chan_hdr) == 24, "span_chan_hdr size");
 
 /*
@@ -519,6 +552,7 @@ struct span_ring_hdr {
 	__u32 reserved;
 	__u8  pad2[SPAN_CACHELINE - 16];
 };
+
 SPAN_STATIC_ASSERT(sizeof(struct span_ring_hdr) == 3 * SPAN_CACHELINE, "span_ring_hdr size");
 
 #endif /* _UAPI_LINUX_SPAN_H */
