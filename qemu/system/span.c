@@ -1,0 +1,1112 @@
+/*
+ * Span members: one guest's vCPUs and devices hosted by several QEMUs
+ *
+ * A span VM is one guest whose vCPUs and devices are hosted by several QEMU
+ * processes ("members") at once, each on its own KVM.  The span daemon
+ * (spand) owns the guest's memory and the channel between members; this
+ * file joins a span VM through libspan, backs guest RAM with the span
+ * memory, places this member's vCPUs and follows the span VM's state.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <poll.h>
+#include <span/libspan.h>
+#include "qemu/bitmap.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/help_option.h"
+#include "qemu/main-loop.h"
+#include "block/aio.h"
+#include "qemu/notify.h"
+#include "qemu/option.h"
+#include "qemu/lockable.h"
+#include "qemu/thread.h"
+#include "qemu/bswap.h"
+#include "qapi/error.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "hw/core/cpu.h"
+#include "qapi/qapi-commands-span.h"
+#include "qom/object_interfaces.h"
+#include "hw/boards.h"
+#include "system/hostmem.h"
+#include "system/kvm.h"
+#include "system/runstate.h"
+#include "system/span.h"
+#include "system/system.h"
+
+#define SPAN_WAIT_DEFAULT 30        /* seconds */
+#define SPAN_REQUEST_TIMEOUT 5000   /* ms */
+#define SPAN_DEVICES_ID 0           /* the firmware member's devices */
+
+/* One forwarded access of a vCPU (each vCPU has at most one in flight). */
+typedef struct SpanPending {
+    QemuSemaphore done;
+    uint32_t seq;
+    bool busy;
+    uint64_t data;
+    int status;
+} SpanPending;
+
+typedef struct SpanState {
+    /* configuration (-span) */
+    char *vm;
+    char *socket;
+    char *name;
+    unsigned long *want;            /* requested CPU indexes */
+    int firmware;                   /* -1: default (hosts vCPU 0) */
+    uint64_t wait;
+
+    /* membership */
+    struct span_member *m;
+    uint32_t id;
+    uint32_t vm_id;
+    uint64_t mem_size;
+    uint8_t *buf;                   /* one received message */
+
+    /* vCPUs by CPU index */
+    int nr_cpus;
+    uint32_t *apic_id;
+
+    /* placement from spand: APIC ID -> member slot + 1 */
+    GHashTable *placement;
+    uint64_t generation;
+    uint32_t dev_owner;             /* owner of the devices or NONE */
+    SpanPending *pending;           /* by CPU index */
+
+    /* counters and libspan calls are protected by lock */
+    QemuMutex lock;
+    SpanCounters total;
+    SpanCounters peer[SPAN_MAX_MEMBERS];
+    bool stopping;                  /* shutdown or reset came from the span */
+    Notifier shutdown;
+    Notifier machine_done;
+
+    /* interrupts and clock */
+    const SpanAccelOps *ops;
+    bool ready;                     /* the machine runs: inject directly */
+    GQueue deferred;                /* interrupts that came before that */
+    bool have_clock;                /* a sample from the firmware member */
+    uint64_t clock, clock_taken;    /* guest ns at the sender's monotonic ns */
+    VMChangeStateEntry *vmstate;
+} SpanState;
+
+static SpanState span = { .firmware = -1, .wait = SPAN_WAIT_DEFAULT };
+static bool span_given;
+
+QemuOptsList qemu_span_opts = {
+    .name = "span",
+    .implied_opt_name = "vm",
+    .head = QTAILQ_HEAD_INITIALIZER(qemu_span_opts.head),
+    .desc = {
+        {
+            .name = "vm",
+            .type = QEMU_OPT_STRING,
+            .help = "span VM to join (created in spand)",
+        }, {
+            .name = "socket",
+            .type = QEMU_OPT_STRING,
+            .help = "spand's socket (default " SPAN_DEFAULT_SOCKET ")",
+        }, {
+            .name = "member",
+            .type = QEMU_OPT_STRING,
+            .help = "this member's name (default qemu-PID)",
+        }, {
+            .name = "vcpus",
+            .type = QEMU_OPT_STRING,
+            .help = "vCPU indexes hosted here, N or N-M (repeatable)",
+        }, {
+            .name = "firmware",
+            .type = QEMU_OPT_BOOL,
+            .help = "own firmware, boot devices and the serial console "
+                    "(default: if this member hosts vCPU 0)",
+        }, {
+            .name = "wait",
+            .type = QEMU_OPT_NUMBER,
+            .help = "seconds to wait at start-up until every vCPU has a "
+                    "host (default 30)",
+        },
+        { /* end of list */ }
+    },
+};
+
+static int span_parse_vcpus(void *opaque, const char *name, const char *value,
+                            Error **errp)
+{
+    unsigned long first, last;
+    const char *end;
+
+    if (strcmp(name, "vcpus")) {
+        return 0;
+    }
+    if (qemu_strtoul(value, &end, 10, &first) < 0 ||
+        (*end && *end != '-')) {
+        goto bad;
+    }
+    last = first;
+    if (*end == '-' && qemu_strtoul(end + 1, NULL, 10, &last) < 0) {
+        goto bad;
+    }
+    if (last < first || last >= SPAN_MAX_VCPUS) {
+        goto bad;
+    }
+    if (find_next_bit(span.want, last + 1, first) <= last) {
+        error_setg(errp, "-span: vcpus=%s overlaps another vcpus= range",
+                   value);
+        return -1;
+    }
+    bitmap_set(span.want, first, last - first + 1);
+    return 0;
+
+bad:
+    error_setg(errp, "-span: vcpus=%s is not N or N-M (N <= M < %d)",
+               value, SPAN_MAX_VCPUS);
+    return -1;
+}
+
+void span_parse_opts(const char *optarg)
+{
+    QemuOpts *opts;
+    const char *s;
+
+    if (is_help_option(optarg)) {
+        qemu_opts_print_help(&qemu_span_opts, true);
+        exit(0);
+    }
+    if (span_given) {
+        error_report("-span: only one -span option is allowed");
+        exit(1);
+    }
+    opts = qemu_opts_parse_noisily(&qemu_span_opts, optarg, true);
+    if (!opts) {
+        exit(1);
+    }
+    s = qemu_opt_get(opts, "vm");
+    if (!s || !*s) {
+        error_report("-span: vm= (the span VM to join) is required");
+        exit(1);
+    }
+    span.vm = g_strdup(s);
+    span.socket = g_strdup(qemu_opt_get(opts, "socket") ?:
+                           SPAN_DEFAULT_SOCKET);
+    s = qemu_opt_get(opts, "member");
+    span.name = s ? g_strdup(s) : g_strdup_printf("qemu-%d", (int)getpid());
+    span.want = bitmap_new(SPAN_MAX_VCPUS);
+    if (qemu_opt_foreach(opts, span_parse_vcpus, NULL, &error_fatal)) {
+        exit(1);
+    }
+    if (qemu_opt_get(opts, "firmware")) {
+        span.firmware = qemu_opt_get_bool(opts, "firmware", false);
+    }
+    span.wait = qemu_opt_get_number(opts, "wait", SPAN_WAIT_DEFAULT);
+    span_given = true;
+}
+
+bool span_requested(void)
+{
+    return span_given;
+}
+
+bool span_owns_firmware(void)
+{
+    return !span_given || span.firmware > 0;
+}
+
+bool span_cpu_is_local(int cpu_index)
+{
+    return !span_given || (cpu_index >= 0 && cpu_index < SPAN_MAX_VCPUS &&
+                           test_bit(cpu_index, span.want));
+}
+
+bool span_memory(int *fd, uint64_t *size, Error **errp)
+{
+    if (!span.m) {
+        error_setg(errp, "the span memory needs -span (and spand)");
+        return false;
+    }
+    *fd = span_member_mem_fd(span.m);
+    *size = span.mem_size;
+    return true;
+}
+
+static void span_msg_init(void *buf, uint16_t type, size_t len, uint16_t dst)
+{
+    struct span_msg_hdr *h = buf;
+
+    memset(buf, 0, len);
+    h->magic = SPAN_MAGIC;
+    h->version = SPAN_PROTO_VERSION;
+    h->type = type;
+    h->len = len;
+    h->src = span.id;
+    h->dst = dst;
+}
+
+/* Sends a request to spand; returns the ACK's status or -errno. */
+static int span_request(uint16_t type, const void *payload, size_t size)
+{
+    uint8_t msg[sizeof(struct span_msg_hdr) + 64];
+    uint8_t reply[sizeof(struct span_msg_hdr) + sizeof(struct span_ack)];
+    const struct span_msg_hdr *rh = (void *)reply;
+    const struct span_ack *ack = (void *)(reply + sizeof(*rh));
+    size_t len = sizeof(struct span_msg_hdr) + size;
+    ssize_t r;
+
+    assert(size <= 64 && !(len % SPAN_MSG_ALIGN));
+    span_msg_init(msg, type, len, SPAN_MEMBER_SPAND);
+    memcpy(msg + sizeof(struct span_msg_hdr), payload, size);
+    QEMU_LOCK_GUARD(&span.lock);
+    span.total.messages_sent++;
+    r = span_member_request(span.m, msg, len, reply, sizeof(reply),
+                            SPAN_REQUEST_TIMEOUT);
+    if (r < 0) {
+        span.total.errors++;
+        return r;
+    }
+    if (r != sizeof(reply) || rh->type != SPAN_MSG_ACK) {
+        span.total.errors++;
+        return -EPROTO;
+    }
+    span.total.messages_received++;
+    if (ack->status) {
+        span.total.errors++;
+    }
+    return ack->status;
+}
+
+static void span_stop(ShutdownCause cause, const char *why)
+{
+    if (span.stopping) {
+        return;
+    }
+    qatomic_set(&span.stopping, true);
+    if (why) {
+        error_report("span: %s", why);
+    }
+    qemu_system_shutdown_request(cause);
+}
+
+static void span_topology(const struct span_msg_hdr *h)
+{
+    const struct span_topology *t = (const void *)(h + 1);
+    const struct span_topo_entry *e = (const void *)(t + 1);
+
+    g_hash_table_remove_all(span.placement);
+    for (uint32_t i = 0; i < t->nr_vcpus; i++) {
+        g_hash_table_insert(span.placement, GUINT_TO_POINTER(e[i].id),
+                            GUINT_TO_POINTER(e[i].member + 1));
+    }
+    span.dev_owner = SPAN_MEMBER_NONE;
+    for (uint32_t i = 0; i < t->nr_devices; i++) {
+        if (e[t->nr_vcpus + i].id == SPAN_DEVICES_ID) {
+            span.dev_owner = e[t->nr_vcpus + i].member;
+        }
+    }
+    span.generation = t->generation;
+}
+
+void span_register_accel(const SpanAccelOps *ops)
+{
+    span.ops = ops;
+}
+
+void span_count_error(void)
+{
+    QEMU_LOCK_GUARD(&span.lock);
+    span.total.errors++;
+}
+
+static uint32_t span_host_of(uint32_t apic_id);
+
+/* Sends msg to member dst over the ring, waiting while the ring is full. */
+static int span_send_locked(uint16_t dst, void *msg, size_t len)
+{
+    int64_t deadline = 0;
+    int r;
+
+    for (;;) {
+        r = span_member_send(span.m, dst, msg, len);
+        if (r != -EAGAIN) {
+            break;
+        }
+        if (!deadline) {
+            deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+        } else if (g_get_monotonic_time() > deadline) {
+            break;
+        }
+        qemu_mutex_unlock(&span.lock);
+        g_usleep(20);
+        qemu_mutex_lock(&span.lock);
+    }
+    if (r < 0) {
+        span.total.errors++;
+        span.peer[dst].errors++;
+        return r;
+    }
+    span.total.messages_sent++;
+    span.peer[dst].messages_sent++;
+    return 0;
+}
+
+/* The member slots hosting vCPUs, other than this one. */
+static uint32_t span_peers(void)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    uint32_t set = 0;
+
+    g_hash_table_iter_init(&it, span.placement);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        uint32_t host = GPOINTER_TO_UINT(v) - 1;
+
+        if (host < SPAN_MAX_MEMBERS && host != span.id) {
+            set |= 1u << host;
+        }
+    }
+    return set;
+}
+
+void span_send_interrupt(const struct span_interrupt *irq)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_interrupt i;
+    } msg;
+    uint32_t dsts;
+    bool broadcast = irq->dest == (irq->x2apic ? 0xffffffffu : 0xffu);
+
+    QEMU_LOCK_GUARD(&span.lock);
+    if (irq->shorthand == SPAN_SH_NONE &&
+        irq->dest_mode == SPAN_DEST_PHYSICAL && !broadcast) {
+        uint32_t host = span_host_of(irq->dest);
+
+        if (host >= SPAN_MAX_MEMBERS || host == span.id) {
+            span.total.errors++;
+            return;
+        }
+        dsts = 1u << host;
+    } else {
+        /* logical, broadcast or shorthand: every member resolves its own */
+        dsts = span_peers();
+    }
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (!(dsts & (1u << dst))) {
+            continue;
+        }
+        span_msg_init(&msg, SPAN_MSG_INTERRUPT, sizeof(msg), dst);
+        msg.i = *irq;
+        if (span_send_locked(dst, &msg, sizeof(msg)) == 0) {
+            span.total.ipis_sent++;
+            span.peer[dst].ipis_sent++;
+        }
+    }
+}
+
+static void span_inject(const struct span_msg_hdr *h)
+{
+    const struct span_interrupt *irq = (const void *)(h + 1);
+    int r = span.ops ? span.ops->inject(irq) : -ENOSYS;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    if (r < 0) {
+        span.total.errors++;
+        span.peer[h->src].errors++;
+        return;
+    }
+    span.total.ipis_received++;
+    span.peer[h->src].ipis_received++;
+}
+
+bool span_forwards_io(void)
+{
+    return span_given && span.firmware == 0;
+}
+
+void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
+                     unsigned size, unsigned count, bool is_write)
+{
+    SpanPending *p = &span.pending[cpu->cpu_index];
+    struct {
+        struct span_msg_hdr h;
+        struct span_io_req r;
+    } msg;
+
+    for (unsigned i = 0; i < count; i++, data += size) {
+        int r;
+
+        WITH_QEMU_LOCK_GUARD(&span.lock) {
+            span_msg_init(&msg, pio ? SPAN_MSG_PIO_REQ : SPAN_MSG_MMIO_REQ,
+                          sizeof(msg), span.dev_owner);
+            msg.r.id = ((uint64_t)cpu->cpu_index << 32) | ++p->seq;
+            msg.r.addr = addr;
+            msg.r.data = is_write ? ldn_le_p(data, size) : 0;
+            msg.r.vcpu = span.apic_id[cpu->cpu_index];
+            msg.r.device = SPAN_DEVICES_ID;
+            msg.r.size = size;
+            msg.r.is_write = is_write;
+            p->busy = true;
+            p->status = -EIO;
+            r = span.dev_owner < SPAN_MAX_MEMBERS ?
+                span_send_locked(span.dev_owner, &msg, sizeof(msg)) : -ENXIO;
+            if (r == 0) {
+                if (pio) {
+                    span.total.pio_forwarded++;
+                    span.peer[span.dev_owner].pio_forwarded++;
+                } else {
+                    span.total.mmio_forwarded++;
+                    span.peer[span.dev_owner].mmio_forwarded++;
+                }
+            }
+        }
+        /* Wait for the owner; give up when the span VM stops. */
+        while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
+            if (qatomic_read(&span.stopping)) {
+                r = -ESHUTDOWN;
+            }
+        }
+        WITH_QEMU_LOCK_GUARD(&span.lock) {
+            p->busy = false;
+            if (r == 0) {
+                r = p->status;
+            }
+            if (r < 0) {
+                span.total.errors++;
+            }
+        }
+        if (!is_write) {
+            stn_le_p(data, size, r < 0 ? ~0ULL : p->data);
+        }
+    }
+}
+
+/* The owner: performs a forwarded access and answers it. */
+static void span_do_io(const struct span_msg_hdr *h)
+{
+    const struct span_io_req *req = (const void *)(h + 1);
+    bool pio = h->type == SPAN_MSG_PIO_REQ;
+    struct {
+        struct span_msg_hdr h;
+        struct span_io_resp r;
+    } msg;
+    uint8_t buf[8] = { 0 };
+    MemTxResult res;
+
+    stq_le_p(buf, req->data);
+    res = address_space_rw(pio ? &address_space_io : &address_space_memory,
+                           req->addr, MEMTXATTRS_UNSPECIFIED, buf, req->size,
+                           req->is_write);
+    QEMU_LOCK_GUARD(&span.lock);
+    span_msg_init(&msg, pio ? SPAN_MSG_PIO_RESP : SPAN_MSG_MMIO_RESP,
+                  sizeof(msg), h->src);
+    msg.r.id = req->id;
+    msg.r.status = res == MEMTX_OK ? 0 : -EIO;
+    if (!req->is_write && res == MEMTX_OK) {
+        msg.r.data = ldn_le_p(buf, req->size);
+        if (pio) {
+            msg.r.data &= 0xffffffffu;
+        }
+    }
+    span_send_locked(h->src, &msg, sizeof(msg));
+}
+
+/* The requester: completes a vCPU's forwarded access. */
+static void span_io_done(const struct span_msg_hdr *h)
+{
+    const struct span_io_resp *resp = (const void *)(h + 1);
+    uint32_t index = resp->id >> 32;
+    SpanPending *p;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    if (index >= span.nr_cpus || !span.pending ||
+        !span.pending[index].busy ||
+        span.pending[index].seq != (uint32_t)resp->id ||
+        h->src != span.dev_owner) {
+        span.total.errors++;
+        return;
+    }
+    p = &span.pending[index];
+    p->data = resp->data;
+    p->status = resp->status;
+    p->busy = false;
+    qemu_sem_post(&p->done);
+}
+
+static void span_apply_clock(void)
+{
+    uint64_t now = g_get_monotonic_time() * 1000;
+
+    if (span.have_clock && span.ops &&
+        span.ops->set_clock(span.clock + (now - span.clock_taken)) < 0) {
+        span_count_error();
+    }
+    span.have_clock = false;
+}
+
+static void span_handle(const struct span_msg_hdr *h)
+{
+    const void *p = h + 1;
+
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        span.total.messages_received++;
+        if (h->src < SPAN_MAX_MEMBERS) {
+            span.peer[h->src].messages_received++;
+        }
+    }
+    switch (h->type) {
+    case SPAN_MSG_INTERRUPT:
+        if (h->src >= SPAN_MAX_MEMBERS) {
+            span_count_error();
+        } else if (span.ready) {
+            span_inject(h);
+        } else {
+            g_queue_push_tail(&span.deferred, g_memdup2(h, h->len));
+        }
+        break;
+    case SPAN_MSG_TOPOLOGY:
+        span_topology(h);
+        break;
+    case SPAN_MSG_VM_STATE: {
+        const struct span_vm_state *s = p;
+
+        /*
+         * A span VM paused by an earlier loss resumes when its vCPUs have
+         * hosts again: only a loss while the guest runs stops this member.
+         */
+        if (s->state == SPAN_VM_PAUSED &&
+            s->reason == SPAN_REASON_MEMBER_LOST && span.ready) {
+            span_stop(SHUTDOWN_CAUSE_HOST_ERROR,
+                      "a member hosting vCPUs of the span VM was lost; "
+                      "stopping this member");
+        } else if (s->state == SPAN_VM_SHUTDOWN) {
+            span_stop(SHUTDOWN_CAUSE_GUEST_SHUTDOWN, NULL);
+        }
+        break;
+    }
+    case SPAN_MSG_SHUTDOWN:
+        span_stop(SHUTDOWN_CAUSE_GUEST_SHUTDOWN, NULL);
+        break;
+    case SPAN_MSG_RESET:
+        if (!span.stopping) {
+            qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
+        }
+        break;
+    case SPAN_MSG_MMIO_REQ:
+    case SPAN_MSG_PIO_REQ:
+        if (h->src < SPAN_MAX_MEMBERS && span_owns_firmware()) {
+            span_do_io(h);
+        } else {
+            span_count_error();
+        }
+        break;
+    case SPAN_MSG_MMIO_RESP:
+    case SPAN_MSG_PIO_RESP:
+        span_io_done(h);
+        break;
+    case SPAN_MSG_HEARTBEAT:
+        if (h->src < SPAN_MAX_MEMBERS && !span_owns_firmware()) {
+            const struct span_heartbeat *hb = p;
+
+            /* The firmware member's guest clock: counter ns at timestamp */
+            span.clock = hb->counter;
+            span.clock_taken = hb->timestamp_ns;
+            span.have_clock = true;
+            if (span.ready) {
+                span_apply_clock();
+            }
+        }
+        break;
+    case SPAN_MSG_MEM_SUBSCRIBE:
+    case SPAN_MSG_MEM_UNSUBSCRIBE:
+        break;
+    default:
+        span.total.errors++;
+        if (h->src < SPAN_MAX_MEMBERS) {
+            span.peer[h->src].errors++;
+        }
+        break;
+    }
+}
+
+/* Handles every pending message.  Returns false once spand is gone. */
+static bool span_drain(void)
+{
+    ssize_t r;
+
+    for (;;) {
+        WITH_QEMU_LOCK_GUARD(&span.lock) {
+            r = span_member_recv(span.m, span.buf, SPAN_MSG_MAX);
+            span.total.rejected = span_member_rejected(span.m);
+        }
+        if (r <= 0) {
+            break;
+        }
+        span_handle((const struct span_msg_hdr *)span.buf);
+    }
+    if (r == -ECONNRESET) {
+        return false;
+    }
+    if (r < 0) {
+        span.total.errors++;
+    }
+    return true;
+}
+
+static void span_fd_read(void *opaque)
+{
+    int r;
+
+    do {
+        if (!span_drain()) {
+            qemu_set_fd_handler(span_member_event_fd(span.m), NULL, NULL,
+                                NULL);
+            qemu_set_fd_handler(span_member_control_fd(span.m), NULL, NULL,
+                                NULL);
+            span_stop(SHUTDOWN_CAUSE_HOST_ERROR,
+                      "lost the connection to spand");
+            return;
+        }
+        WITH_QEMU_LOCK_GUARD(&span.lock) {
+            r = span_member_prepare_wait(span.m);
+        }
+    } while (r > 0);
+}
+
+static void span_shutdown_notify(Notifier *n, void *data)
+{
+    ShutdownCause cause = *(ShutdownCause *)data;
+    struct span_reset s = { .reason = SPAN_REASON_GUEST };
+
+    if (span.stopping) {
+        return;
+    }
+    qatomic_set(&span.stopping, true);
+    if (!shutdown_caused_by_guest(cause)) {
+        s.reason = SPAN_REASON_ADMIN;
+    }
+    span_request(SPAN_MSG_SHUTDOWN, &s, sizeof(s));
+}
+
+static const char *span_connect_error(int r)
+{
+    switch (-r) {
+    case ENOENT:
+        return "no such span VM in spand";
+    case EEXIST:
+        return "a member with this name is already connected";
+    case ENOSPC:
+        return "the span VM has no free member slot";
+    case EPROTONOSUPPORT:
+        return "spand speaks no common protocol version";
+    default:
+        return strerror(-r);
+    }
+}
+
+void span_init(Error **errp)
+{
+    ERRP_GUARD();
+    struct stat st;
+    int r;
+
+    qemu_mutex_init(&span.lock);
+    g_queue_init(&span.deferred);
+    if (!kvm_enabled()) {
+        error_setg(errp, "-span needs the KVM accelerator (-accel kvm)");
+        error_append_hint(errp, "A span VM's vCPUs run in several processes "
+                          "sharing its memory.  TCG cannot keep translated "
+                          "code coherent across processes: code written by "
+                          "a vCPU of another member would never invalidate "
+                          "this process's translations.\n");
+        return;
+    }
+    if (stat(span.socket, &st) < 0) {
+        error_setg(errp, "-span: spand's socket %s does not exist: is spand "
+                   "running?", span.socket);
+        return;
+    }
+    r = span_member_connect(span.socket, span.vm, span.name, SPAN_CAP_RINGS,
+                            &span.m);
+    if (r == -ECONNREFUSED) {
+        error_setg(errp, "-span: spand is not running (connection to %s "
+                   "refused)", span.socket);
+        return;
+    }
+    if (r < 0) {
+        error_setg(errp, "-span: cannot join span VM '%s' as member '%s' "
+                   "through %s: %s", span.vm, span.name, span.socket,
+                   span_connect_error(r));
+        return;
+    }
+    span.id = span_member_id(span.m);
+    span.vm_id = span_member_vm_id(span.m);
+    span.mem_size = span_member_mem_size(span.m);
+    span.buf = g_malloc(SPAN_MSG_MAX);
+    span.placement = g_hash_table_new(NULL, NULL);
+    span.dev_owner = SPAN_MEMBER_NONE;
+    qemu_set_fd_handler(span_member_event_fd(span.m), span_fd_read, NULL,
+                        NULL);
+    qemu_set_fd_handler(span_member_control_fd(span.m), span_fd_read, NULL,
+                        NULL);
+    span.shutdown.notify = span_shutdown_notify;
+    qemu_register_shutdown_notifier(&span.shutdown);
+}
+
+static void span_create_memdev(MachineState *ms, Error **errp)
+{
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+    Object *obj = object_new(TYPE_MEMORY_BACKEND_SPAN);
+
+    if (!object_property_set_int(obj, "size", ms->ram_size, errp)) {
+        goto out;
+    }
+    object_property_add_child(object_get_objects_root(), mc->default_ram_id,
+                              obj);
+    if (!object_property_set_bool(obj, "x-use-canonical-path-for-ramblock-id",
+                                  false, errp)) {
+        goto out;
+    }
+    if (!user_creatable_complete(USER_CREATABLE(obj), errp)) {
+        goto out;
+    }
+    object_property_set_link(OBJECT(ms), "memory-backend", obj, errp);
+out:
+    object_unref(obj);
+}
+
+static uint32_t span_host_of(uint32_t apic_id)
+{
+    gpointer v = g_hash_table_lookup(span.placement,
+                                     GUINT_TO_POINTER(apic_id));
+
+    return v ? GPOINTER_TO_UINT(v) - 1 : SPAN_MEMBER_NONE;
+}
+
+/* Appends CPU indexes first..last to s as "N" or "N-M". */
+static void span_append_range(GString *s, int first, int last)
+{
+    g_string_append_printf(s, "%s%d", s->len ? "," : "", first);
+    if (last > first) {
+        g_string_append_printf(s, "-%d", last);
+    }
+}
+
+/* Lists the CPU indexes without a host; empty if every vCPU has one. */
+static char *span_unplaced(void)
+{
+    GString *s = g_string_new("");
+    int first = -1;
+
+    for (int i = 0; i <= span.nr_cpus; i++) {
+        bool missing = i < span.nr_cpus &&
+                       span_host_of(span.apic_id[i]) == SPAN_MEMBER_NONE;
+
+        if (missing && first < 0) {
+            first = i;
+        } else if (!missing && first >= 0) {
+            span_append_range(s, first, i - 1);
+            first = -1;
+        }
+    }
+    return g_string_free(s, false);
+}
+
+static bool span_wait_placement(Error **errp)
+{
+    int64_t deadline = g_get_monotonic_time() + span.wait * G_USEC_PER_SEC;
+    g_autofree char *missing = NULL;
+
+    for (;;) {
+        struct pollfd pfd[2] = {
+            { .fd = span_member_event_fd(span.m), .events = POLLIN },
+            { .fd = span_member_control_fd(span.m), .events = POLLIN },
+        };
+
+        if (!span_drain()) {
+            error_setg(errp, "-span: lost the connection to spand");
+            return false;
+        }
+        g_free(missing);
+        missing = span_unplaced();
+        if (!*missing && span.dev_owner != SPAN_MEMBER_NONE) {
+            return true;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            break;
+        }
+        int r;
+
+        WITH_QEMU_LOCK_GUARD(&span.lock) {
+            r = span_member_prepare_wait(span.m);
+        }
+        if (!r) {
+            poll(pfd, 2, 100);
+        }
+    }
+    if (!*missing) {
+        error_setg(errp, "-span: no member of span VM '%s' owns the firmware "
+                   "and devices after %" PRIu64 " s", span.vm, span.wait);
+        error_append_hint(errp, "One member needs firmware=on (the default "
+                          "for the member hosting vCPU 0).\n");
+        return false;
+    }
+    error_setg(errp, "-span: vCPUs %s of the guest have no host in span VM "
+               "'%s' after %" PRIu64 " s", missing, span.vm, span.wait);
+    error_append_hint(errp, "Start the members hosting them (each with its "
+                      "own vcpus=), or fix the vcpus= sets; together they "
+                      "must cover vCPUs 0-%d (-smp).\n", span.nr_cpus - 1);
+    return false;
+}
+
+/* Every vCPU exists now: declare the remote ones (placeholders here). */
+static void span_machine_done(Notifier *n, void *data)
+{
+    g_autofree uint32_t *remote = g_new(uint32_t, span.nr_cpus);
+    Error *err = NULL;
+    int nr = 0;
+
+    for (int i = 0; i < span.nr_cpus; i++) {
+        if (!test_bit(i, span.want)) {
+            remote[nr++] = span.apic_id[i];
+        }
+    }
+    if (!nr) {
+        return;
+    }
+    if (!span.ops) {
+        error_report("-span: the accelerator cannot host part of the "
+                     "guest's vCPUs");
+        exit(1);
+    }
+    if (!span.ops->setup(remote, nr, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+}
+
+/* Tells the other members the guest clock, so that all agree on it. */
+static void span_send_clock(void *opaque)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_heartbeat hb;
+    } msg;
+    uint64_t clock;
+    uint32_t peers;
+
+    if (!span.ops || span.ops->get_clock(&clock) < 0) {
+        span_count_error();
+        return;
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    peers = span_peers();
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (peers & (1u << dst)) {
+            span_msg_init(&msg, SPAN_MSG_HEARTBEAT, sizeof(msg), dst);
+            msg.hb.timestamp_ns = g_get_monotonic_time() * 1000;
+            msg.hb.counter = clock;
+            span_send_locked(dst, &msg, sizeof(msg));
+        }
+    }
+}
+
+static void span_start(void *opaque)
+{
+    struct span_msg_hdr *h;
+
+    span.ready = true;
+    if (span_owns_firmware()) {
+        span_send_clock(NULL);
+    } else {
+        span_apply_clock();
+    }
+    while ((h = g_queue_pop_head(&span.deferred))) {
+        span_inject(h);
+        g_free(h);
+    }
+}
+
+static void span_vm_state_change(void *opaque, bool running, RunState state)
+{
+    if (running && !span.ready) {
+        /* after the other handlers (kvmclock sets the clock on start) */
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), span_start, NULL);
+    }
+}
+
+void span_machine_setup(MachineState *ms, Error **errp)
+{
+    ERRP_GUARD();
+    MachineClass *mc = MACHINE_GET_CLASS(ms);
+    const CPUArchIdList *ids;
+    int last;
+
+    if (!mc->possible_cpu_arch_ids) {
+        error_setg(errp, "-span: machine type %s is not supported",
+                   mc->name);
+        return;
+    }
+    ids = mc->possible_cpu_arch_ids(ms);
+    span.nr_cpus = ids->len;
+    span.apic_id = g_new(uint32_t, ids->len);
+    span.pending = g_new0(SpanPending, ids->len);
+    for (int i = 0; i < ids->len; i++) {
+        qemu_sem_init(&span.pending[i].done, 0);
+    }
+    for (int i = 0; i < ids->len; i++) {
+        span.apic_id[i] = ids->cpus[i].arch_id;
+    }
+
+    last = find_last_bit(span.want, SPAN_MAX_VCPUS);
+    if (last >= SPAN_MAX_VCPUS) {
+        error_setg(errp, "-span: vcpus= is missing: name the vCPUs this "
+                   "member hosts (e.g. vcpus=0-1)");
+        return;
+    }
+    if (last >= span.nr_cpus) {
+        error_setg(errp, "-span: vCPU %d is out of range: the guest has %d "
+                   "vCPUs (-smp)", last, span.nr_cpus);
+        return;
+    }
+    if (span.firmware < 0) {
+        span.firmware = test_bit(0, span.want);
+    }
+
+    if (!ms->memdev) {
+        span_create_memdev(ms, errp);
+        if (*errp) {
+            return;
+        }
+    } else if (!object_dynamic_cast(OBJECT(ms->memdev),
+                                    TYPE_MEMORY_BACKEND_SPAN)) {
+        error_setg(errp, "-span: guest RAM must be the span memory: use "
+                   "memory-backend-span (or no memory-backend=)");
+        return;
+    }
+
+    for (int i = 0; i < span.nr_cpus; i++) {
+        struct span_attach a = {
+            .kind = SPAN_ATTACH_VCPU,
+            .member = SPAN_MEMBER_SELF,
+            .id = span.apic_id[i],
+        };
+        int r;
+
+        if (!test_bit(i, span.want)) {
+            continue;
+        }
+        r = span_request(SPAN_MSG_ATTACH, &a, sizeof(a));
+        if (r == -EBUSY) {
+            span_drain();
+            error_setg(errp, "-span: vCPU %d (APIC ID %u) is already hosted "
+                       "by member %u of span VM '%s'", i, a.id,
+                       span_host_of(a.id), span.vm);
+            error_append_hint(errp, "Each vCPU must be in exactly one "
+                              "member's vcpus= set.\n");
+            return;
+        }
+        if (r < 0 && r != -EEXIST) {
+            error_setg(errp, "-span: cannot place vCPU %d (APIC ID %u) "
+                       "here: %s", i, a.id, strerror(-r));
+            return;
+        }
+    }
+    if (span.firmware) {
+        struct span_attach a = {
+            .kind = SPAN_ATTACH_DEVICE,
+            .member = SPAN_MEMBER_SELF,
+            .id = SPAN_DEVICES_ID,
+        };
+        int r = span_request(SPAN_MSG_ATTACH, &a, sizeof(a));
+
+        if (r == -EBUSY) {
+            span_drain();
+            error_setg(errp, "-span: member %u of span VM '%s' already owns "
+                       "the firmware and devices", span.dev_owner, span.vm);
+            error_append_hint(errp, "Give firmware=on to one member only.\n");
+            return;
+        }
+        if (r < 0 && r != -EEXIST) {
+            error_setg(errp, "-span: cannot take the devices: %s",
+                       strerror(-r));
+            return;
+        }
+    }
+    if (!span_wait_placement(errp)) {
+        return;
+    }
+    span.machine_done.notify = span_machine_done;
+    qemu_add_machine_init_done_notifier(&span.machine_done);
+    span.vmstate = qemu_add_vm_change_state_handler(span_vm_state_change,
+                                                    NULL);
+}
+
+static SpanCounters *span_counters_copy(const SpanCounters *c)
+{
+    return g_memdup2(c, sizeof(*c));
+}
+
+SpanInfo *qmp_query_span(Error **errp)
+{
+    SpanInfo *info;
+    SpanMemberInfoList **mtail;
+    SpanVcpuInfoList **vtail;
+    bool seen[SPAN_MAX_MEMBERS] = { false };
+
+    if (!span.m) {
+        error_setg(errp, "this QEMU is not a span member (no -span option)");
+        return NULL;
+    }
+    span_drain();
+    info = g_new0(SpanInfo, 1);
+    info->vm = g_strdup(span.vm);
+    info->vm_id = span.vm_id;
+    info->member = g_strdup(span.name);
+    info->member_id = span.id;
+    info->socket = g_strdup(span.socket);
+    info->firmware = span.firmware > 0;
+    info->memory_size = span.mem_size;
+    info->topology_generation = span.generation;
+    info->counters = span_counters_copy(&span.total);
+
+    vtail = &info->vcpus;
+    for (int i = 0; i < span.nr_cpus; i++) {
+        SpanVcpuInfo *v = g_new0(SpanVcpuInfo, 1);
+        uint32_t host = span_host_of(span.apic_id[i]);
+
+        v->cpu_index = i;
+        v->apic_id = span.apic_id[i];
+        v->has_member = host != SPAN_MEMBER_NONE;
+        v->member = v->has_member ? host : 0;
+        v->local = test_bit(i, span.want);
+        if (host < SPAN_MAX_MEMBERS) {
+            seen[host] = true;
+        }
+        QAPI_LIST_APPEND(vtail, v);
+    }
+    seen[span.id] = true;
+
+    mtail = &info->members;
+    for (uint32_t id = 0; id < SPAN_MAX_MEMBERS; id++) {
+        SpanMemberInfo *mi;
+        uint32List **itail;
+
+        if (!seen[id]) {
+            continue;
+        }
+        mi = g_new0(SpanMemberInfo, 1);
+        mi->id = id;
+        mi->self = id == span.id;
+        mi->counters = span_counters_copy(mi->self ? &span.total
+                                          : &span.peer[id]);
+        itail = &mi->vcpus;
+        for (int i = 0; i < span.nr_cpus; i++) {
+            if (span_host_of(span.apic_id[i]) == id) {
+                QAPI_LIST_APPEND(itail, span.apic_id[i]);
+            }
+        }
+        QAPI_LIST_APPEND(mtail, mi);
+    }
+    return info;
+}

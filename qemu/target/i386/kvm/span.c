@@ -1,0 +1,204 @@
+/*
+ * Span members: interrupts to and from vCPUs hosted by other members (KVM)
+ *
+ * KVM (KVM_CAP_SPAN) learns which APIC IDs are hosted elsewhere
+ * (KVM_SPAN_SET_REMOTE); placeholders for them exist here but are parked
+ * and never run.  Interrupts for them leave KVM as KVM_EXIT_SPAN_IRQ (from
+ * a vCPU) or on the span ring (from devices), go to the hosting member
+ * over the channel, and are injected there with KVM_SPAN_INJECT.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/mman.h>
+#include <linux/kvm.h>
+#include <linux/span.h>
+#include "qemu/error-report.h"
+#include "qemu/event_notifier.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "system/kvm.h"
+#include "system/span.h"
+#include "kvm_i386.h"
+
+#define KVM_SPAN_RING_ENTRIES 1024
+
+static struct kvm_span_ring_hdr *ring;
+static EventNotifier ring_notifier;
+
+/* Converts an interrupt KVM raised into the wire format; false: drop it. */
+static bool kvm_span_to_wire(const struct kvm_span_irq *e,
+                             struct span_interrupt *w)
+{
+    memset(w, 0, sizeof(*w));
+    switch (e->delivery_mode) {
+    case KVM_SPAN_DM_FIXED:
+    case KVM_SPAN_DM_LOWEST:
+    case KVM_SPAN_DM_NMI:
+    case KVM_SPAN_DM_INIT:
+    case KVM_SPAN_DM_SIPI:
+        break;
+    default:
+        /* SMI and the PV kick have no wire encoding */
+        return false;
+    }
+    if (e->shorthand == KVM_SPAN_SH_SELF) {
+        return false;
+    }
+    /* A level-triggered INIT de-assert has no effect on modern APICs. */
+    if (e->delivery_mode == KVM_SPAN_DM_INIT && e->trig_mode && !e->level) {
+        return false;
+    }
+    w->dest = e->shorthand ? 0 : e->dest_id;
+    w->src_apic = e->src_apic_id;
+    w->delivery = e->delivery_mode;
+    if (e->delivery_mode != KVM_SPAN_DM_NMI &&
+        e->delivery_mode != KVM_SPAN_DM_INIT) {
+        w->vector = e->vector;
+    }
+    w->dest_mode = e->dest_mode;
+    w->shorthand = e->shorthand;
+    w->trigger = e->trig_mode;
+    w->level = 1;
+    w->x2apic = !!(e->flags & KVM_SPAN_IRQ_X2APIC);
+    return true;
+}
+
+static void kvm_span_forward(const struct kvm_span_irq *e)
+{
+    struct span_interrupt w;
+
+    if (kvm_span_to_wire(e, &w)) {
+        span_send_interrupt(&w);
+    } else {
+        span_count_error();
+    }
+}
+
+int kvm_span_handle_exit(CPUState *cs, struct kvm_run *run)
+{
+    kvm_span_forward(&run->span_irq);
+    return 0;
+}
+
+static void kvm_span_ring_read(EventNotifier *n)
+{
+    struct kvm_span_irq *ents = (void *)((uint8_t *)ring +
+                                         KVM_SPAN_RING_OFFSET);
+    uint32_t head, tail;
+
+    event_notifier_test_and_clear(n);
+    head = qatomic_load_acquire(&ring->head);
+    tail = ring->tail;
+    while (tail != head) {
+        struct kvm_span_irq e = ents[tail % KVM_SPAN_RING_ENTRIES];
+
+        kvm_span_forward(&e);
+        tail++;
+    }
+    qatomic_store_release(&ring->tail, tail);
+}
+
+static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
+{
+    struct kvm_span_remote r = {
+        .nr_ids = nr,
+        .ids = (uintptr_t)remote,
+    };
+    struct kvm_span_ring_create rc = {
+        .entries = KVM_SPAN_RING_ENTRIES,
+    };
+    size_t size;
+    int fd, ret;
+
+    if (kvm_check_extension(kvm_state, KVM_CAP_SPAN) <= 0) {
+        error_setg(errp, "-span: this KVM lacks KVM_CAP_SPAN (interrupts "
+                   "for vCPUs hosted by other members)");
+        return false;
+    }
+    if (!kvm_irqchip_in_kernel()) {
+        error_setg(errp, "-span needs KVM's local APIC "
+                   "(-machine kernel-irqchip=split or on)");
+        return false;
+    }
+    if (event_notifier_init(&ring_notifier, false) < 0) {
+        error_setg(errp, "-span: cannot create the span ring's eventfd");
+        return false;
+    }
+    rc.eventfd = event_notifier_get_fd(&ring_notifier);
+    fd = kvm_vm_ioctl(kvm_state, KVM_SPAN_CREATE_RING, &rc);
+    if (fd < 0) {
+        error_setg_errno(errp, -fd, "-span: KVM_SPAN_CREATE_RING failed");
+        return false;
+    }
+    size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET +
+                         KVM_SPAN_RING_ENTRIES * sizeof(struct kvm_span_irq),
+                         qemu_real_host_page_size());
+    ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (ring == MAP_FAILED) {
+        ring = NULL;
+        error_setg_errno(errp, errno, "-span: cannot map the span ring");
+        return false;
+    }
+    event_notifier_set_handler(&ring_notifier, kvm_span_ring_read);
+
+    ret = kvm_vm_ioctl(kvm_state, KVM_SPAN_SET_REMOTE, &r);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "-span: KVM_SPAN_SET_REMOTE failed");
+        return false;
+    }
+    return true;
+}
+
+static int kvm_span_inject(const struct span_interrupt *w)
+{
+    struct kvm_span_irq e = {
+        .dest_id = w->dest,
+        .src_apic_id = w->src_apic,
+        .vector = w->vector,
+        .delivery_mode = w->delivery,
+        .dest_mode = w->dest_mode,
+        .shorthand = w->shorthand,
+        .trig_mode = w->trigger,
+        .level = w->level,
+        .source = KVM_SPAN_SRC_IPI,
+        .flags = w->x2apic ? KVM_SPAN_IRQ_X2APIC : 0,
+    };
+
+    if (w->shorthand == SPAN_SH_SELF) {
+        return -EINVAL;
+    }
+    return kvm_vm_ioctl(kvm_state, KVM_SPAN_INJECT, &e);
+}
+
+static int kvm_span_get_clock(uint64_t *clock)
+{
+    struct kvm_clock_data data = {};
+    int ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, &data);
+
+    *clock = data.clock;
+    return ret;
+}
+
+static int kvm_span_set_clock(uint64_t clock)
+{
+    struct kvm_clock_data data = { .clock = clock };
+
+    return kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &data);
+}
+
+static const SpanAccelOps kvm_span_ops = {
+    .setup = kvm_span_setup,
+    .inject = kvm_span_inject,
+    .get_clock = kvm_span_get_clock,
+    .set_clock = kvm_span_set_clock,
+};
+
+static void kvm_span_register(void)
+{
+    span_register_accel(&kvm_span_ops);
+}
+
+type_init(kvm_span_register);

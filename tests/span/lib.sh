@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for the check-span lab tests (sourced inside the lab, busybox sh).
+# Results are printed as "SPAN-TAP: ok NAME" / "SPAN-TAP: not ok NAME # why";
+# scripts/run-span-tests turns them into build/results/span.tap.
+PATH=/span/bin:$PATH
+T=/tmp/span
+SOCK=$T/spand.sock
+QEMU=qemu-system-x86_64
+mkdir -p "$T"
+
+ok() { echo "SPAN-TAP: ok $*"; }
+nok() { echo "SPAN-TAP: not ok $*"; }
+# check NAME COMMAND...: one result line from COMMAND's status.
+check() { n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
+# grep_check NAME PATTERN FILE
+grep_check() { if grep -q -e "$2" "$3"; then ok "$1"; else nok "$1 # '$2' not in $(basename "$3"): $(tail -n 3 "$3" | tr '\n' ' ' | cut -c1-200)"; fi; }
+
+# start_spand ARGS...: spand on $SOCK, log in $T/spand.log.
+start_spand() {
+	rm -f "$SOCK"
+	# no flock() in the lab kernel (CONFIG_FILE_LOCKING=n): see flock-shim.c
+	LD_PRELOAD=/job/span/flock-shim.so spand --socket "$SOCK" "$@" 2> "$T/spand.log" &
+	SPAND=$!
+	i=0
+	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -S "$SOCK" ]
+}
+stop_spand() { kill "$SPAND" 2>/dev/null; wait "$SPAND" 2>/dev/null; }
+
+# mkinitrd JOB OUT: guest.cpio plus JOB as the guest's /job/run.
+mkinitrd() {
+	d=$(mktemp -d)
+	mkdir -p "$d/job" && cp "$1" "$d/job/run"
+	(cd "$d" && find . | cpio -o -H newc 2>/dev/null) > "$d.cpio"
+	cat /boot/guest.cpio "$d.cpio" > "$2"
+	rm -rf "$d" "$d.cpio"
+}
+
+# member CONSOLE INITRD QEMU-ARGS...: run one QEMU (foreground) with a small
+# guest (the lab kernel, guest.cpio and the job in INITRD); SMP, MEM and
+# MEMBER_TIMEOUT override -smp 2, -m 256M and 120 s.
+member() {
+	con=$1 rd=$2; shift 2
+	timeout -k 5 "${MEMBER_TIMEOUT:-120}" $QEMU -accel kvm -cpu host \
+		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel /boot/vmlinux -initrd "$rd" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
+		-display none -no-reboot -nodefaults -nic none -vga none \
+		-serial "file:$con" "$@"
+}
+
+# guest_status CONSOLE: the guest job's exit status (empty if none).
+guest_status() { tr -d '\r' < "$1" | sed -n 's/^SPAN-LAB-EXIT: \([0-9]*\)$/\1/p' | tail -n 1; }
