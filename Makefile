@@ -29,6 +29,9 @@ image: kernel qemu control
 check-kselftest: image
 	@$(TOP)/scripts/run-kselftest
 
+check-span: image
+	@$(TOP)/scripts/run-span-tests
+
 check-patches:
 	@$(TOP)/scripts/check-patches
 
