@@ -368,6 +368,18 @@ static uint32_t span_peers(void)
     return set;
 }
 
+static int span_validate_interrupt(const struct span_interrupt *irq)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_interrupt i;
+    } msg;
+
+    span_msg_init(&msg, SPAN_MSG_INTERRUPT, sizeof(msg), span.id ? 0 : 1);
+    msg.i = *irq;
+    return span_validate(&msg, sizeof(msg));
+}
+
 void span_send_interrupt(const struct span_interrupt *irq)
 {
     struct {
@@ -377,6 +389,15 @@ void span_send_interrupt(const struct span_interrupt *irq)
     uint32_t dsts;
     bool broadcast = irq->dest == (irq->x2apic ? 0xffffffffu : 0xffu);
 
+    if (getenv("SPAN_DEBUG")) {
+        fprintf(stderr, "span: %" PRId64 " ms: ipi dest=%u src=%u vec=%u "
+                "dm=%u mode=%u "
+                "sh=%u trig=%u level=%u x2=%u -> %s\n",
+                g_get_monotonic_time() / 1000, irq->dest,
+                irq->src_apic, irq->vector, irq->delivery, irq->dest_mode,
+                irq->shorthand, irq->trigger, irq->level, irq->x2apic,
+                span_reject_str(span_validate_interrupt(irq)));
+    }
     QEMU_LOCK_GUARD(&span.lock);
     if (irq->shorthand == SPAN_SH_NONE &&
         irq->dest_mode == SPAN_DEST_PHYSICAL && !broadcast) {
@@ -409,6 +430,11 @@ static void span_inject(const struct span_msg_hdr *h)
     const struct span_interrupt *irq = (const void *)(h + 1);
     int r = span.ops ? span.ops->inject(irq) : -ENOSYS;
 
+    if (getenv("SPAN_DEBUG")) {
+        fprintf(stderr, "span: %" PRId64 " ms: inject dest=%u vec=%u dm=%u "
+                "sh=%u -> %d\n", g_get_monotonic_time() / 1000, irq->dest,
+                irq->vector, irq->delivery, irq->shorthand, r);
+    }
     QEMU_LOCK_GUARD(&span.lock);
     if (r < 0) {
         span.total.errors++;
@@ -459,6 +485,11 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                     span.peer[span.dev_owner].mmio_forwarded++;
                 }
             }
+        }
+        if (getenv("SPAN_DEBUG")) {
+            fprintf(stderr, "span: cpu %d %s %s 0x%" PRIx64 " size %u: %d\n",
+                    cpu->cpu_index, pio ? "pio" : "mmio",
+                    is_write ? "write" : "read", addr, size, r);
         }
         /* Wait for the owner; give up when the span VM stops. */
         while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
@@ -629,48 +660,47 @@ static void span_handle(const struct span_msg_hdr *h)
     }
 }
 
-/* Handles every pending message.  Returns false once spand is gone. */
+/*
+ * Handles every pending message, then re-arms the doorbell: every drain
+ * must end with prepare_wait(), or peers stop ringing.  Returns false once
+ * spand is gone.
+ */
 static bool span_drain(void)
 {
     ssize_t r;
+    int pending;
 
-    for (;;) {
+    do {
+        for (;;) {
+            WITH_QEMU_LOCK_GUARD(&span.lock) {
+                r = span_member_recv(span.m, span.buf, SPAN_MSG_MAX);
+                span.total.rejected = span_member_rejected(span.m);
+            }
+            if (r <= 0) {
+                break;
+            }
+            span_handle((const struct span_msg_hdr *)span.buf);
+        }
+        if (r == -ECONNRESET) {
+            return false;
+        }
+        if (r < 0) {
+            span_count_error();
+        }
         WITH_QEMU_LOCK_GUARD(&span.lock) {
-            r = span_member_recv(span.m, span.buf, SPAN_MSG_MAX);
-            span.total.rejected = span_member_rejected(span.m);
+            pending = span_member_prepare_wait(span.m);
         }
-        if (r <= 0) {
-            break;
-        }
-        span_handle((const struct span_msg_hdr *)span.buf);
-    }
-    if (r == -ECONNRESET) {
-        return false;
-    }
-    if (r < 0) {
-        span.total.errors++;
-    }
+    } while (pending > 0);
     return true;
 }
 
 static void span_fd_read(void *opaque)
 {
-    int r;
-
-    do {
-        if (!span_drain()) {
-            qemu_set_fd_handler(span_member_event_fd(span.m), NULL, NULL,
-                                NULL);
-            qemu_set_fd_handler(span_member_control_fd(span.m), NULL, NULL,
-                                NULL);
-            span_stop(SHUTDOWN_CAUSE_HOST_ERROR,
-                      "lost the connection to spand");
-            return;
-        }
-        WITH_QEMU_LOCK_GUARD(&span.lock) {
-            r = span_member_prepare_wait(span.m);
-        }
-    } while (r > 0);
+    if (!span_drain()) {
+        qemu_set_fd_handler(span_member_event_fd(span.m), NULL, NULL, NULL);
+        qemu_set_fd_handler(span_member_control_fd(span.m), NULL, NULL, NULL);
+        span_stop(SHUTDOWN_CAUSE_HOST_ERROR, "lost the connection to spand");
+    }
 }
 
 static void span_shutdown_notify(Notifier *n, void *data)
@@ -835,14 +865,7 @@ static bool span_wait_placement(Error **errp)
         if (g_get_monotonic_time() >= deadline) {
             break;
         }
-        int r;
-
-        WITH_QEMU_LOCK_GUARD(&span.lock) {
-            r = span_member_prepare_wait(span.m);
-        }
-        if (!r) {
-            poll(pfd, 2, 100);
-        }
+        poll(pfd, 2, 100);
     }
     if (!*missing) {
         error_setg(errp, "-span: no member of span VM '%s' owns the firmware "
@@ -915,6 +938,11 @@ static void span_start(void *opaque)
 {
     struct span_msg_hdr *h;
 
+    if (getenv("SPAN_DEBUG")) {
+        fprintf(stderr, "span: %" PRId64 " ms: running, %u deferred\n",
+                g_get_monotonic_time() / 1000,
+                g_queue_get_length(&span.deferred));
+    }
     span.ready = true;
     if (span_owns_firmware()) {
         span_send_clock(NULL);
@@ -930,6 +958,7 @@ static void span_start(void *opaque)
 static void span_vm_state_change(void *opaque, bool running, RunState state)
 {
     if (running && !span.ready) {
+        span_fd_read(NULL);
         /* after the other handlers (kvmclock sets the clock on start) */
         aio_bh_schedule_oneshot(qemu_get_aio_context(), span_start, NULL);
     }

@@ -18,6 +18,10 @@
 #include "qemu/event_notifier.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "qemu/units.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "hw/boards.h"
 #include "system/kvm.h"
 #include "system/span.h"
 #include "kvm_i386.h"
@@ -69,6 +73,10 @@ static void kvm_span_forward(const struct kvm_span_irq *e)
 {
     struct span_interrupt w;
 
+    /* Only the owner's devices are real: others' copies are never used. */
+    if (e->source == KVM_SPAN_SRC_DEVICE && !span_owns_firmware()) {
+        return;
+    }
     if (kvm_span_to_wire(e, &w)) {
         span_send_interrupt(&w);
     } else {
@@ -98,6 +106,27 @@ static void kvm_span_ring_read(EventNotifier *n)
         tail++;
     }
     qatomic_store_release(&ring->tail, tail);
+}
+
+/*
+ * The PC's 0xc0000-0xfffff window (option ROMs, BIOS) is RAM or ROM as the
+ * chipset's PAM registers say.  Only the firmware member's chipset sees the
+ * guest program them, so the others map that window as the (shared) RAM
+ * that the firmware shadowed itself into: APs started there run SeaBIOS's
+ * AP code from the same memory as the BSP.
+ */
+static void kvm_span_map_bios_shadow(void)
+{
+    static MemoryRegion shadow;
+    MachineState *ms = MACHINE(qdev_get_machine());
+
+    if (!ms->ram || memory_region_size(ms->ram) < 1 * MiB) {
+        return;
+    }
+    memory_region_init_alias(&shadow, NULL, "span-bios-shadow", ms->ram,
+                             0xc0000, 0x40000);
+    memory_region_add_subregion_overlap(get_system_memory(), 0xc0000, &shadow,
+                                        10);
 }
 
 static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
@@ -144,6 +173,9 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
     }
     event_notifier_set_handler(&ring_notifier, kvm_span_ring_read);
 
+    if (!span_owns_firmware()) {
+        kvm_span_map_bios_shadow();
+    }
     ret = kvm_vm_ioctl(kvm_state, KVM_SPAN_SET_REMOTE, &r);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "-span: KVM_SPAN_SET_REMOTE failed");
