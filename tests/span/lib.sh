@@ -37,12 +37,12 @@ mkinitrd() {
 }
 
 # member CONSOLE INITRD QEMU-ARGS...: run one QEMU (foreground) with a small
-# guest (the lab kernel, guest.cpio and the job in INITRD); SMP, MEM and
-# MEMBER_TIMEOUT override -smp 2, -m 256M and 120 s.
+# guest (the lab kernel, guest.cpio and the job in INITRD); SMP, MEM,
+# MEMBER_TIMEOUT and KERNEL override -smp 2, -m 256M, 120 s and /boot/vmlinux.
 member() {
 	con=$1 rd=$2; shift 2
 	timeout -k 5 "${MEMBER_TIMEOUT:-120}" $QEMU -accel kvm -cpu host \
-		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel /boot/vmlinux -initrd "$rd" \
+		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "${KERNEL:-/boot/vmlinux}" -initrd "$rd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
 		-display none -no-reboot -nodefaults -nic none -vga none \
 		-serial "file:$con" "$@"
