@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+# check-span: virtio-blk owned by member 0, written and read back with
+# checksums by a process pinned to vCPU 2 (hosted by member 1): its MMIO
+# (notifications, config) is forwarded to member 0, the disk's MSI-X
+# interrupts are routed to member 1.
+. /job/span/lib.sh
+
+cat > $T/blk.sh <<'JOB'
+dev=/dev/vda
+[ -b $dev ] || { echo "blk: no $dev"; exit 1; }
+taskset -c 2 sh -c '
+	dd if=/dev/urandom of=/tmp/pattern bs=64k count=32 2>/dev/null
+	a=$(md5sum < /tmp/pattern)
+	dd if=/tmp/pattern of=/dev/vda bs=64k count=32 conv=fsync 2>/dev/null || exit 1
+	blockdev --flushbufs /dev/vda 2>/dev/null
+	echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+	b=$(dd if=/dev/vda bs=64k count=32 2>/dev/null | md5sum)
+	echo "blk: written $a read $b on cpu $(cut -d" " -f39 /proc/self/stat)"
+	[ "$a" = "$b" ] && echo "blk: checksums match"'
+grep -E 'virtio|CPU' /proc/interrupts | head -5
+JOB
+mkinitrd $T/blk.sh $T/blk.rd
+dd if=/dev/zero of=$T/disk.img bs=1M count=4 2>/dev/null
+start_spand --create vm1:256M
+export SMP=4 MEMBER_TIMEOUT=200
+member $T/c0 $T/blk.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
+	-machine kernel-irqchip=split \
+	-drive file=$T/disk.img,if=virtio,format=raw,cache=none > $T/m0.txt 2>&1 &
+M0=$!
+member $T/c1 $T/blk.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
+	-machine kernel-irqchip=split > $T/m1.txt 2>&1 &
+M1=$!
+wait $M0; r0=$?
+wait $M1; r1=$?
+cat $T/c0 $T/c1 > $T/console
+check "virtio-blk: members exit 0" [ $r0 = 0 -a $r1 = 0 ]
+grep_check "virtio-blk: I/O from vCPU 2 on member 1" 'blk: written .* on cpu 2' $T/console
+grep_check "virtio-blk: checksums match" 'blk: checksums match' $T/console
+a=$(tr -d '\r' < $T/console | sed -n 's/^blk: written \([0-9a-f]*\).*/\1/p' | head -n1)
+d=$(dd if=$T/disk.img bs=64k count=32 2>/dev/null | md5sum | cut -d' ' -f1)
+check "virtio-blk: the disk file holds what the guest wrote" [ -n "$a" -a "$a" = "$d" ]
+stop_spand
+for f in m0 m1; do echo "--- $f"; cat $T/$f.txt; done
+echo "--- console"; cat $T/console
