@@ -74,18 +74,22 @@ cache_store() {
 	find "$CACHE/out" -name '*.tar' -mtime +14 -delete 2>/dev/null || true
 }
 
-# tree_state linux|qemu: "pristine" when build/<what> is exactly the exported
-# series (so its outputs may be cached), "dev" when it holds local commits or
-# edits, "absent" when there is no tree.
+# tree_state linux|qemu: the state of build/<what>:
+#   pristine  exactly the exported series (its outputs may be cached);
+#   stale     no local work, but patches/<what> changed since it was
+#             prepared (prepare-tree may replace it);
+#   dev       local commits or edits not exported (never thrown away);
+#   absent    no tree.
 tree_state() {
 	local t=$BUILD/$1
 	[ -d "$t/.git" ] || { echo absent; return; }
-	if [ "$(git -C "$t" rev-parse HEAD)" = "$(cat "$t/.git/span-prepared-head" 2>/dev/null)" ] &&
-	   [ -z "$(git -C "$t" status --porcelain --untracked-files=no)" ] &&
-	   [ "$(cat "$t/.git/span-series-hash" 2>/dev/null)" = "$(series_hash "$1")" ]; then
+	if [ "$(git -C "$t" rev-parse HEAD)" != "$(cat "$t/.git/span-prepared-head" 2>/dev/null)" ] ||
+	   [ -n "$(git -C "$t" status --porcelain --untracked-files=no)" ]; then
+		echo dev
+	elif [ "$(cat "$t/.git/span-series-hash" 2>/dev/null)" = "$(series_hash "$1")" ]; then
 		echo pristine
 	else
-		echo dev
+		echo stale
 	fi
 }
 
