@@ -6,7 +6,7 @@ TOP   := $(abspath .)
 BUILD := $(TOP)/build
 export TOP BUILD
 
-.PHONY: all help deps kernel qemu image check-kselftest check-patches check-model test \
+.PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model test \
 	bench bench-kvm-ipi demo lab-shell clean
 
 all: kernel qemu control image
@@ -28,6 +28,15 @@ image: kernel qemu control
 
 check-kselftest: image
 	@$(TOP)/scripts/run-kselftest
+
+# Span's selftests and a few stock ones again with shadow paging in the lab
+# (kvm_amd.npt=0), where span_shadow_test runs instead of skipping.
+SHADOW_KSELFTESTS := span_bad_input_test span_ipi_test span_ring_test \
+	span_sipi_test span_move_test span_shadow_test kvm_binary_stats_test \
+	set_memory_region_test smm_test sync_regs_test kvm_page_table_test
+check-kselftest-shadow: image
+	@$(TOP)/scripts/run-kselftest --append kvm_amd.npt=0 --name kselftest-shadow \
+		$(SHADOW_KSELFTESTS)
 
 check-span: image
 	@$(TOP)/scripts/run-span-tests
