@@ -1,7 +1,7 @@
 // Channel benchmarks (Google Benchmark): one-way latency between two
 // processes pinned to two cores (busy-poll and eventfd wake-up), ring
-// throughput for 64 B and 4 KiB messages, and this machine's memcpy
-// bandwidth measured in the same run as the reference.
+// throughput for 64 B and 4 KiB messages, and, measured in the same run as
+// references, this machine's memcpy bandwidth and a bare eventfd wake-up.
 //
 // Latency is measured as a ping-pong round trip over two rings (one each
 // way) and reported as one_way_* counters = RTT / 2 percentiles.
@@ -151,6 +151,44 @@ void latency(benchmark::State &state, bool sleep) {
     report_percentiles(state, rtt);
 }
 
+// Reference for the eventfd wake-up: the same ping-pong between the same
+// two pinned processes with bare eventfds (poll() + read(), no ring), i.e.
+// what one wake-up costs on this machine (on a VM: mostly the idle vCPU's
+// wake-up by the host).
+void BM_LatencyEventfdBare(benchmark::State &state) {
+    UniqueFd ping = std::move(make_eventfd().value());
+    UniqueFd pong = std::move(make_eventfd().value());
+    auto wait_read = [](int fd) {
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, 1000);
+        uint64_t v;
+        return ::read(fd, &v, 8) == 8 ? v : 0;
+    };
+    auto kick = [](int fd, uint64_t v) { (void)!::write(fd, &v, 8); };
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        pin(1);
+        for (;;) {
+            uint64_t v = wait_read(ping.get());
+            if (v >= 2) _exit(0);
+            if (v) kick(pong.get(), 1);
+        }
+    }
+    pin(0);
+    std::vector<uint64_t> rtt;
+    rtt.reserve(1 << 20);
+    for (auto _ : state) {
+        uint64_t t0 = now_ns();
+        kick(ping.get(), 1);
+        wait_read(pong.get());
+        uint64_t t1 = now_ns();
+        if (rtt.size() < (1u << 20)) rtt.push_back(t1 - t0);
+    }
+    kick(ping.get(), 2);
+    ::waitpid(pid, nullptr, 0);
+    report_percentiles(state, rtt);
+}
+
 void BM_LatencyBusyPoll(benchmark::State &state) {
     latency(state, false);
 }
@@ -235,6 +273,7 @@ void BM_MemcpyLarge(benchmark::State &state) {
 
 BENCHMARK(BM_LatencyBusyPoll)->Iterations(200000)->Unit(benchmark::kNanosecond)->UseRealTime();
 BENCHMARK(BM_LatencyEventfd)->Iterations(20000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_LatencyEventfdBare)->Iterations(20000)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Throughput)->Arg(64)->Arg(4096)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_Memcpy)->Arg(64)->Arg(4096)->MinTime(0.5)->UseRealTime();
 BENCHMARK(BM_MemcpyLarge)->MinTime(0.5)->UseRealTime();
