@@ -18,6 +18,7 @@ grep -E 'CAL|RES|TLB|LOC' /proc/interrupts
 JOB
 mkinitrd $T/split.sh $T/split.rd
 start_spand --create vm1:256M
+rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 rm -f $T/qmp.in $T/qmp.out && mkfifo $T/qmp.in $T/qmp.out
 cat $T/qmp.out > $T/qmp.log &
 QMPCAT=$!

@@ -14,6 +14,7 @@ cat /tmp/w0 /tmp/w1 /tmp/w2 /tmp/w3
 JOB
 mkinitrd $T/three.sh $T/three.rd
 start_spand --create vm1:256M
+rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 export SMP=4 MEMBER_TIMEOUT=240
 member $T/c0 $T/three.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split > $T/m0.txt 2>&1 &

@@ -16,6 +16,7 @@ export SMP=4 MEMBER_TIMEOUT=200
 # $1: VM, $2: which member to kill (0 or 1); sets KRC (survivor's status)
 # and KSECS (seconds it took to stop).
 kill_run() {
+	rm -f $T/k0 $T/k1
 	member $T/k0 $T/long.rd -span $1,socket=$SOCK,member=a$2,vcpus=0-1 \
 		-machine kernel-irqchip=split > $T/a.txt 2>&1 &
 	A=$!

@@ -22,6 +22,7 @@ JOB
 mkinitrd $T/blk.sh $T/blk.rd
 dd if=/dev/zero of=$T/disk.img bs=1M count=4 2>/dev/null
 start_spand --create vm1:256M
+rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 export SMP=4 MEMBER_TIMEOUT=200
 member $T/c0 $T/blk.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
