@@ -18,8 +18,7 @@ grep_check() { if grep -q -e "$2" "$3"; then ok "$1"; else nok "$1 # '$2' not in
 # start_spand ARGS...: spand on $SOCK, log in $T/spand.log.
 start_spand() {
 	rm -f "$SOCK"
-	# no flock() in the lab kernel (CONFIG_FILE_LOCKING=n): see flock-shim.c
-	LD_PRELOAD=/job/span/flock-shim.so spand --socket "$SOCK" "$@" 2> "$T/spand.log" &
+	spand --socket "$SOCK" "$@" 2> "$T/spand.log" &
 	SPAND=$!
 	i=0
 	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
