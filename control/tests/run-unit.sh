@@ -40,6 +40,24 @@ else
 	failed=1
 fi
 
+# The guest stress program (tests/span/09-shadow-stress.sh) on this host: it
+# passes on coherent memory and catches a corruption injected on purpose.
+if "$bdir/span-stress" --seconds 2 --threads 4 >"$work/span-stress.log" 2>&1 &&
+	grep -q '^span-stress: ok ' "$work/span-stress.log"; then
+	lines+=("ok unit: span-stress.passes-on-coherent-memory")
+else
+	lines+=("not ok unit: span-stress.passes-on-coherent-memory (see $work/span-stress.log)")
+	failed=1
+fi
+"$bdir/span-stress" --seconds 2 --threads 4 --inject-fault >"$work/span-stress-fault.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "^span-stress: FAIL: another CPU's buffer" "$work/span-stress-fault.log"; then
+	lines+=("ok unit: span-stress.catches-an-injected-corruption")
+else
+	lines+=("not ok unit: span-stress.catches-an-injected-corruption (rc=$rc, see $work/span-stress-fault.log)")
+	failed=1
+fi
+
 if [ -x "$bdir/fuzz_validate" ]; then
 	corpus=$work/fuzz-corpus
 	mkdir -p "$corpus"

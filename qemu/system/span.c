@@ -96,6 +96,32 @@ typedef struct SpanState {
 static SpanState span = { .firmware = -1, .wait = SPAN_WAIT_DEFAULT };
 static bool span_given;
 
+/* Shadow-paging coherence: see span_wt_request() and below. */
+#define SPAN_WT_TIMEOUT_MS 30000    /* a peer that does not acknowledge */
+
+typedef struct SpanWtWait {
+    QemuSemaphore done;
+    uint64_t generation;
+    uint32_t pending;               /* peers still to acknowledge */
+    int status;                     /* first error a peer reported */
+} SpanWtWait;
+
+typedef enum SpanWtState {
+    SPAN_WT_UNKNOWN,                /* the accelerator is not set up yet */
+    SPAN_WT_ON,
+    SPAN_WT_OFF,
+} SpanWtState;
+
+static struct {
+    SpanWtState state;
+    uint64_t generation;            /* publish and invalidate counter */
+    GHashTable *frames;             /* gfn -> peers publishing it */
+    GHashTable *mine;               /* gfns published by this member */
+    uint32_t peers;                 /* vCPU hosts that got wt.mine */
+    SpanWtWait *wait;               /* by CPU index */
+    GQueue deferred;                /* requests before the state is known */
+} wt = { .deferred = G_QUEUE_INIT };
+
 QemuOptsList qemu_span_opts = {
     .name = "span",
     .implied_opt_name = "vm",
@@ -319,6 +345,9 @@ void span_count_error(void)
 }
 
 static uint32_t span_host_of(uint32_t apic_id);
+static void span_wt_request(const struct span_msg_hdr *h);
+static void span_wt_acked(const struct span_msg_hdr *h);
+static void span_wt_topology(void);
 
 /* Sends msg to member dst over the ring, waiting while the ring is full. */
 static int span_send_locked(uint16_t dst, void *msg, size_t len)
@@ -597,6 +626,7 @@ static void span_handle(const struct span_msg_hdr *h)
         break;
     case SPAN_MSG_TOPOLOGY:
         span_topology(h);
+        span_wt_topology();
         break;
     case SPAN_MSG_VM_STATE: {
         const struct span_vm_state *s = p;
@@ -647,6 +677,13 @@ static void span_handle(const struct span_msg_hdr *h)
                 span_apply_clock();
             }
         }
+        break;
+    case SPAN_MSG_WT_PUBLISH:
+    case SPAN_MSG_WT_INVALIDATE:
+        span_wt_request(h);
+        break;
+    case SPAN_MSG_WT_ACK:
+        span_wt_acked(h);
         break;
     case SPAN_MSG_MEM_SUBSCRIBE:
     case SPAN_MSG_MEM_UNSUBSCRIBE:
@@ -895,6 +932,7 @@ static void span_machine_done(Notifier *n, void *data)
         }
     }
     if (!nr) {
+        span_wt_enable(false);  /* nobody else runs guest code */
         return;
     }
     if (!span.ops) {
@@ -1098,6 +1136,7 @@ SpanInfo *qmp_query_span(Error **errp)
     info->memory_size = span.mem_size;
     info->topology_generation = span.generation;
     info->counters = span_counters_copy(&span.total);
+    info->shadow_coherence = wt.state == SPAN_WT_ON;
 
     vtail = &info->vcpus;
     for (int i = 0; i < span.nr_cpus; i++) {
@@ -1138,4 +1177,455 @@ SpanInfo *qmp_query_span(Error **errp)
         QAPI_LIST_APPEND(mtail, mi);
     }
     return info;
+}
+
+/*
+ * Shadow-paging coherence (Documentation/shadow-coherence.rst)
+ *
+ * With shadow paging every member's KVM shadows the guest's page tables,
+ * which live in the one shared memory.  KVM (KVM_CAP_SPAN_SHADOW) stops a
+ * vCPU before it shadows a frame no peer protects yet (publish) and after
+ * it wrote a frame a peer shadows (invalidate); this member carries both
+ * to the peers hosting vCPUs and lets the vCPU go on only when every one
+ * acknowledged.  Peers' requests are applied on the main loop, which never
+ * waits for a peer, so two members waiting for each other cannot deadlock.
+ *
+ * Invariants (under span.lock):
+ *  - wt.frames[gfn] is the set of peers whose publication of gfn this
+ *    member applied: gfn is imported into KVM iff the set is non-empty;
+ *  - wt.mine holds the frames this member published and did not withdraw
+ *    (sent to a peer that starts hosting vCPUs later);
+ *  - a vCPU waits for one request at a time: wt.wait[cpu_index].pending
+ *    is the set of peers that have not acknowledged wt.wait[].generation.
+ */
+
+static void span_wt_ack(uint16_t dst, uint64_t generation, int status)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_wt_ack a;
+    } msg;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    span_msg_init(&msg, SPAN_MSG_WT_ACK, sizeof(msg), dst);
+    msg.a.generation = generation;
+    msg.a.status = status;
+    span_send_locked(dst, &msg, sizeof(msg));
+}
+
+/* Applies op to every frame of ranges (from a validated message). */
+static int span_wt_apply(SpanWtPeerOp op, const struct span_gfn_range *r,
+                         uint32_t nr_ranges, uint16_t src)
+{
+    uint64_t batch[SPAN_WT_PEER_BATCH];
+    uint64_t total = 0;
+    unsigned n = 0;
+    int ret;
+
+    /* A hostile peer must not make this member loop over 2^40 frames. */
+    for (uint32_t i = 0; i < nr_ranges; i++) {
+        total += r[i].nr_pages;
+    }
+    if (total > span.mem_size / qemu_real_host_page_size() + 1) {
+        if (op == SPAN_WT_PEER_INVALIDATE) {
+            return span.ops->wt_peer(SPAN_WT_PEER_INVALIDATE_ALL, NULL, 0);
+        }
+        return -E2BIG;
+    }
+    for (uint32_t i = 0; i < nr_ranges; i++) {
+        for (uint64_t gfn = r[i].gfn; gfn < r[i].gfn + r[i].nr_pages; gfn++) {
+            uint32_t had, now;
+
+            if (op != SPAN_WT_PEER_INVALIDATE) {
+                /* import on the first publisher, release after the last */
+                WITH_QEMU_LOCK_GUARD(&span.lock) {
+                    gpointer key = GSIZE_TO_POINTER(gfn);
+
+                    had = GPOINTER_TO_UINT(g_hash_table_lookup(wt.frames,
+                                                               key));
+                    now = op == SPAN_WT_PEER_IMPORT ? had | 1u << src
+                                                    : had & ~(1u << src);
+                    if (now) {
+                        g_hash_table_insert(wt.frames, key,
+                                            GUINT_TO_POINTER(now));
+                    } else {
+                        g_hash_table_remove(wt.frames, key);
+                    }
+                }
+                if (!had == !now) {
+                    continue;
+                }
+            }
+            batch[n++] = gfn;
+            if (n == SPAN_WT_PEER_BATCH) {
+                ret = span.ops->wt_peer(op, batch, n);
+                if (ret < 0) {
+                    return ret;
+                }
+                n = 0;
+            }
+        }
+    }
+    return n ? span.ops->wt_peer(op, batch, n) : 0;
+}
+
+/* A peer's WT_PUBLISH or WT_INVALIDATE (main loop; validated by libspan). */
+static void span_wt_request(const struct span_msg_hdr *h)
+{
+    const struct span_wt_publish *pub = (const void *)(h + 1);
+    const struct span_wt_invalidate *inv = (const void *)(h + 1);
+    struct span_gfn_range one;
+    uint64_t generation;
+    int ret;
+
+    if (h->src >= SPAN_MAX_MEMBERS || h->src == span.id) {
+        span_count_error();
+        return;
+    }
+    if (wt.state == SPAN_WT_UNKNOWN) {
+        g_queue_push_tail(&wt.deferred, g_memdup2(h, h->len));
+        return;
+    }
+    if (h->type == SPAN_MSG_WT_INVALIDATE) {
+        generation = inv->generation;
+        one.gfn = inv->gfn;
+        one.nr_pages = inv->nr_pages;
+        ret = wt.state != SPAN_WT_ON ? -EOPNOTSUPP :
+              span_wt_apply(SPAN_WT_PEER_INVALIDATE, &one, 1, h->src);
+        if (ret >= 0) {
+            QEMU_LOCK_GUARD(&span.lock);
+            span.total.wt_invalidations_received++;
+            span.peer[h->src].wt_invalidations_received++;
+        }
+    } else {
+        bool add = pub->op == SPAN_WT_ADD;
+
+        generation = pub->generation;
+        ret = wt.state != SPAN_WT_ON ? -EOPNOTSUPP :
+              span_wt_apply(add ? SPAN_WT_PEER_IMPORT : SPAN_WT_PEER_RELEASE,
+                            (const void *)(pub + 1), pub->nr_ranges, h->src);
+        if (ret >= 0 && add) {
+            QEMU_LOCK_GUARD(&span.lock);
+            span.total.wt_imported += pub->nr_ranges;
+            span.peer[h->src].wt_imported += pub->nr_ranges;
+        }
+        if (!add) {
+            /* a withdrawal needs no acknowledgement */
+            if (ret < 0) {
+                span_count_error();
+            }
+            return;
+        }
+    }
+    if (ret < 0) {
+        error_report("span: cannot apply member %u's write-tracking request "
+                     "(generation %" PRIu64 "): %s", h->src, generation,
+                     strerror(-ret));
+        span_count_error();
+    }
+    span_wt_ack(h->src, generation, ret < 0 ? ret : 0);
+}
+
+/* A peer's WT_ACK: completes the waiting vCPU's request. */
+static void span_wt_acked(const struct span_msg_hdr *h)
+{
+    const struct span_wt_ack *a = (const void *)(h + 1);
+
+    QEMU_LOCK_GUARD(&span.lock);
+    for (int i = 0; wt.wait && i < span.nr_cpus; i++) {
+        SpanWtWait *w = &wt.wait[i];
+
+        if (w->generation != a->generation || h->src >= SPAN_MAX_MEMBERS ||
+            !(w->pending & (1u << h->src))) {
+            continue;
+        }
+        w->pending &= ~(1u << h->src);
+        if (a->status && !w->status) {
+            w->status = a->status;
+        }
+        if (!w->pending) {
+            qemu_sem_post(&w->done);
+        }
+        return;
+    }
+    /* stale (the vCPU gave up) or never asked for */
+    span.total.errors++;
+    if (h->src < SPAN_MAX_MEMBERS) {
+        span.peer[h->src].errors++;
+    }
+}
+
+/* Sends the published frames (ADD, ranges) to peer dst; under span.lock. */
+static void span_wt_send_mine(uint16_t dst)
+{
+    g_autofree uint8_t *msg = g_malloc(SPAN_MSG_MAX);
+    struct span_msg_hdr *h = (void *)msg;
+    struct span_wt_publish *pub = (void *)(h + 1);
+    struct span_gfn_range *r = (void *)(pub + 1);
+    GHashTableIter it;
+    gpointer key;
+    uint32_t n = 0;
+
+    g_hash_table_iter_init(&it, wt.mine);
+    for (bool more = g_hash_table_iter_next(&it, &key, NULL); more || n; ) {
+        if (more) {
+            r[n].gfn = GPOINTER_TO_SIZE(key);
+            r[n++].nr_pages = 1;
+            more = g_hash_table_iter_next(&it, &key, NULL);
+        }
+        if (n == SPAN_MAX_RANGES || (!more && n)) {
+            size_t len = sizeof(*h) + sizeof(*pub) + n * sizeof(*r);
+
+            /* header and publish only: the ranges are filled in */
+            span_msg_init(msg, SPAN_MSG_WT_PUBLISH, sizeof(*h) + sizeof(*pub),
+                          dst);
+            h->len = len;
+            pub->generation = ++wt.generation;
+            pub->nr_ranges = n;
+            pub->op = SPAN_WT_ADD;
+            span_send_locked(dst, msg, len);
+            n = 0;
+        }
+    }
+}
+
+/*
+ * After a placement change: a member that starts hosting vCPUs gets the
+ * frames this member shadows (the JOIN answer of the protocol).
+ */
+static void span_wt_topology(void)
+{
+    uint32_t peers;
+
+    if (wt.state != SPAN_WT_ON) {
+        return;
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    peers = span_peers();
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if ((peers & ~wt.peers) & (1u << dst)) {
+            span_wt_send_mine(dst);
+        }
+    }
+    wt.peers = peers;
+}
+
+void span_wt_enable(bool on)
+{
+    struct span_msg_hdr *h;
+
+    wt.state = on ? SPAN_WT_ON : SPAN_WT_OFF;
+    if (on) {
+        wt.wait = g_new0(SpanWtWait, span.nr_cpus);
+        for (int i = 0; i < span.nr_cpus; i++) {
+            qemu_sem_init(&wt.wait[i].done, 0);
+        }
+        wt.frames = g_hash_table_new(NULL, NULL);
+        wt.mine = g_hash_table_new(NULL, NULL);
+        QEMU_LOCK_GUARD(&span.lock);
+        wt.peers = span_peers();
+    }
+    while ((h = g_queue_pop_head(&wt.deferred))) {
+        span_wt_request(h);
+        g_free(h);
+    }
+}
+
+/*
+ * Sends one request (msg, generation filled in here) to every peer in dsts
+ * and waits for their acknowledgements.  A peer that does not answer stops
+ * the span VM; the vCPU then leaves only when QEMU stops it, never back
+ * into the guest without the acknowledgements.
+ */
+static int span_wt_send_wait(CPUState *cpu, struct span_msg_hdr *msg,
+                             __u64 *generation, uint32_t dsts)
+{
+    SpanWtWait *w = &wt.wait[cpu->cpu_index];
+    int64_t deadline = g_get_monotonic_time() +
+                       SPAN_WT_TIMEOUT_MS * (int64_t)1000;
+    bool timed_out = false;
+
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        *generation = ++wt.generation;
+        w->generation = *generation;
+        w->pending = dsts;
+        w->status = 0;
+        for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+            if (!(dsts & (1u << dst))) {
+                continue;
+            }
+            msg->dst = dst;
+            if (span_send_locked(dst, msg, msg->len) < 0) {
+                w->pending &= ~(1u << dst);
+                w->status = -EIO;
+            }
+        }
+        if (!w->pending) {
+            w->generation = 0;
+            return w->status;
+        }
+    }
+    while (qemu_sem_timedwait(&w->done, 200) < 0) {
+        if (qatomic_read(&cpu->stop)) {
+            /*
+             * The main loop waits for this vCPU to stop (reset, pause,
+             * shutdown) and cannot read the acknowledgements meanwhile: read
+             * them here while it waits (it released the BQL).  Only a
+             * stopping span VM lets the vCPU go without them.
+             */
+            if (qatomic_read(&span.stopping)) {
+                break;
+            }
+            bql_lock();
+            span_fd_read(NULL);
+            bql_unlock();
+            continue;
+        }
+        if (!timed_out && g_get_monotonic_time() > deadline) {
+            timed_out = true;
+            span_stop(SHUTDOWN_CAUSE_HOST_ERROR, "a member did not "
+                      "acknowledge a shadow-paging request within "
+                      G_STRINGIFY(SPAN_WT_TIMEOUT_MS) " ms; stopping");
+        }
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    if (w->pending) {
+        /* stopped before every peer answered: the guest does not go on */
+        w->generation = 0;
+        span.total.errors++;
+        return -ESHUTDOWN;
+    }
+    w->generation = 0;
+    return w->status;
+}
+
+/* The peers that published gfn (all vCPU hosts for SPAN_WT_GFN_ALL). */
+static uint32_t span_wt_shadowers(uint64_t gfn)
+{
+    QEMU_LOCK_GUARD(&span.lock);
+    if (gfn == SPAN_WT_GFN_ALL) {
+        return span_peers();
+    }
+    return GPOINTER_TO_UINT(g_hash_table_lookup(wt.frames,
+                                                GSIZE_TO_POINTER(gfn)));
+}
+
+static int span_wt_failed(uint64_t gfn, int status, const char *what)
+{
+    g_autofree char *why = g_strdup_printf("a member failed to %s guest "
+                                           "frame 0x%" PRIx64 " (%s): "
+                                           "stopping", what, gfn,
+                                           strerror(-status));
+
+    span_stop(SHUTDOWN_CAUSE_HOST_ERROR, why);
+    return status;
+}
+
+int span_wt_publish(CPUState *cpu, uint64_t gfn)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_wt_publish p;
+        struct span_gfn_range r;
+    } msg;
+    uint32_t dsts;
+    int r;
+
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        dsts = span_peers();
+    }
+    span_msg_init(&msg, SPAN_MSG_WT_PUBLISH, sizeof(msg), 0);
+    msg.p.nr_ranges = 1;
+    msg.p.op = SPAN_WT_ADD;
+    msg.r.gfn = gfn;
+    msg.r.nr_pages = 1;
+    r = span_wt_send_wait(cpu, &msg.h, &msg.p.generation, dsts);
+    if (r == -ESHUTDOWN) {
+        return r;
+    }
+    if (r < 0) {
+        return span_wt_failed(gfn, r, "write-protect");
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    g_hash_table_add(wt.mine, GSIZE_TO_POINTER(gfn));
+    span.total.wt_published++;
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (dsts & (1u << dst)) {
+            span.peer[dst].wt_published++;
+        }
+    }
+    return 0;
+}
+
+int span_wt_invalidate(CPUState *cpu, uint64_t gfn)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_wt_invalidate i;
+    } msg;
+    uint32_t dsts = span_wt_shadowers(gfn);
+    int r;
+
+    if (!dsts) {
+        return 0;       /* every peer withdrew it meanwhile */
+    }
+    span_msg_init(&msg, SPAN_MSG_WT_INVALIDATE, sizeof(msg), 0);
+    msg.i.gfn = gfn == SPAN_WT_GFN_ALL ? 0 : gfn;
+    msg.i.nr_pages = gfn == SPAN_WT_GFN_ALL ? SPAN_GFN_LIMIT : 1;
+    msg.i.vcpu = span.apic_id[cpu->cpu_index];
+    r = span_wt_send_wait(cpu, &msg.h, &msg.i.generation, dsts);
+    if (r == -ESHUTDOWN) {
+        return r;
+    }
+    if (r < 0) {
+        return span_wt_failed(gfn, r, "drop its shadows of");
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    span.total.wt_invalidations_sent++;
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (dsts & (1u << dst)) {
+            span.peer[dst].wt_invalidations_sent++;
+        }
+    }
+    return 0;
+}
+
+void span_wt_withdraw(const uint64_t *gfns, unsigned nr)
+{
+    g_autofree uint8_t *msg = g_malloc(SPAN_MSG_MAX);
+    struct span_msg_hdr *h = (void *)msg;
+    struct span_wt_publish *pub = (void *)(h + 1);
+    struct span_gfn_range *r = (void *)(pub + 1);
+    uint32_t peers;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    peers = span_peers();
+    while (nr) {
+        unsigned n = MIN(nr, SPAN_MAX_RANGES);
+        size_t len = sizeof(*h) + sizeof(*pub) + n * sizeof(*r);
+
+        for (unsigned i = 0; i < n; i++) {
+            r[i].gfn = gfns[i];
+            r[i].nr_pages = 1;
+            g_hash_table_remove(wt.mine, GSIZE_TO_POINTER(gfns[i]));
+        }
+        ++wt.generation;
+        for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+            if (peers & (1u << dst)) {
+                /* header and publish only: the ranges are filled in */
+                span_msg_init(msg, SPAN_MSG_WT_PUBLISH,
+                              sizeof(*h) + sizeof(*pub), dst);
+                h->len = len;
+                pub->generation = wt.generation;
+                pub->nr_ranges = n;
+                pub->op = SPAN_WT_REMOVE;
+                if (span_send_locked(dst, msg, len) == 0) {
+                    span.peer[dst].wt_withdrawn += n;
+                }
+            }
+        }
+        span.total.wt_withdrawn += n;
+        gfns += n;
+        nr -= n;
+    }
 }

@@ -26,10 +26,12 @@ start_spand() {
 }
 stop_spand() { kill "$SPAND" 2>/dev/null; wait "$SPAND" 2>/dev/null; }
 
-# mkinitrd JOB OUT: guest.cpio plus JOB as the guest's /job/run.
+# mkinitrd JOB OUT: guest.cpio plus JOB as the guest's /job/run, and the
+# programs named in GUEST_BINS (e.g. /span/bin/span-stress) in its /bin.
 mkinitrd() {
 	d=$(mktemp -d)
-	mkdir -p "$d/job" && cp "$1" "$d/job/run"
+	mkdir -p "$d/job" "$d/bin" && cp "$1" "$d/job/run"
+	for b in $GUEST_BINS; do cp "$b" "$d/bin/"; done
 	(cd "$d" && find . | cpio -o -H newc 2>/dev/null) > "$d.cpio"
 	cat /boot/guest.cpio "$d.cpio" > "$2"
 	rm -rf "$d" "$d.cpio"

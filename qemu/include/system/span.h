@@ -32,6 +32,20 @@ bool span_cpu_is_local(int cpu_index);
 /* True if this member owns firmware, boot devices and the serial console. */
 bool span_owns_firmware(void);
 
+/*
+ * Shadow-paging coherence (Documentation/shadow-coherence.rst): what a
+ * peer asks of this member's accelerator.
+ */
+typedef enum SpanWtPeerOp {
+    SPAN_WT_PEER_IMPORT = 1,        /* peers shadow gfns: write-protect */
+    SPAN_WT_PEER_RELEASE,           /* no peer does any more */
+    SPAN_WT_PEER_INVALIDATE,        /* a peer wrote gfns: drop shadows */
+    SPAN_WT_PEER_INVALIDATE_ALL,    /* drop every shadow page (no gfns) */
+} SpanWtPeerOp;
+
+/* gfns in one SpanAccelOps.wt_peer call */
+#define SPAN_WT_PEER_BATCH 512
+
 struct span_interrupt;
 struct kvm_run;
 
@@ -44,9 +58,32 @@ typedef struct SpanAccelOps {
     /* Reads / sets the guest's clock (kvmclock) in ns. */
     int (*get_clock)(uint64_t *clock);
     int (*set_clock)(uint64_t clock);
+    /*
+     * Shadow paging: applies a peer's request to nr (<= SPAN_WT_PEER_BATCH)
+     * guest frames; 0 or -errno (-EINVAL: a gfn is not guest memory).
+     */
+    int (*wt_peer)(SpanWtPeerOp op, const uint64_t *gfns, unsigned nr);
 } SpanAccelOps;
 
 void span_register_accel(const SpanAccelOps *ops);
+/*
+ * The accelerator shadows the guest's page tables and tracks them with the
+ * peers (wt_peer works); called once, before any vCPU runs.  Without it a
+ * member refuses peers' write-tracking requests.
+ */
+void span_wt_enable(bool on);
+/*
+ * A local vCPU is about to shadow guest frame gfn: tells every peer and
+ * waits until all write-protect it.  A vCPU wrote frame gfn
+ * (SPAN_WT_GFN_ALL: any frame) that peers shadow: waits until every peer
+ * dropped its shadows.  0: the vCPU may re-enter; < 0: it must not (the
+ * span VM is stopping).
+ */
+#define SPAN_WT_GFN_ALL UINT64_MAX
+int span_wt_publish(CPUState *cpu, uint64_t gfn);
+int span_wt_invalidate(CPUState *cpu, uint64_t gfn);
+/* This member no longer shadows these frames (no wait). */
+void span_wt_withdraw(const uint64_t *gfns, unsigned nr);
 /* Sends an interrupt raised here to the members hosting its targets. */
 void span_send_interrupt(const struct span_interrupt *irq);
 /* Counts an error (e.g. an interrupt that cannot be forwarded). */

@@ -17,6 +17,8 @@
 #include "qemu/error-report.h"
 #include "qemu/event_notifier.h"
 #include "qemu/main-loop.h"
+#include "qemu/lockable.h"
+#include "qemu/thread.h"
 #include "qapi/error.h"
 #include "qemu/units.h"
 #include "exec/address-spaces.h"
@@ -84,8 +86,161 @@ static void kvm_span_forward(const struct kvm_span_irq *e)
     }
 }
 
+/*
+ * Shadow paging (KVM_CAP_SPAN_SHADOW): KVM stops a vCPU before it shadows a
+ * guest page table no peer protects yet (ADD) and after it wrote one a peer
+ * shadows (INV); span.c carries both to the peers.  Frames KVM stops
+ * shadowing come through the shadow ring (DEL).  Ring entries are sent in
+ * order, and those before an ADD's ring_head before the ADD itself, so a
+ * peer never applies a withdrawal after a later publication of the frame:
+ * shadow_lock is held from reading entries until they are sent.
+ */
+#define KVM_SPAN_SHADOW_ENTRIES 1024
+
+static struct kvm_span_ring_hdr *shadow_ring;
+static EventNotifier shadow_notifier;
+static QemuMutex shadow_lock;
+
+static void kvm_span_shadow_drain(void)
+{
+    struct kvm_span_shadow_event *ents =
+        (void *)((uint8_t *)shadow_ring + KVM_SPAN_RING_OFFSET);
+    uint64_t gfns[64];
+    uint32_t head, tail;
+    unsigned n = 0;
+
+    QEMU_LOCK_GUARD(&shadow_lock);
+    head = qatomic_load_acquire(&shadow_ring->head);
+    tail = shadow_ring->tail;
+    if (head - tail > KVM_SPAN_SHADOW_ENTRIES) {
+        /* KVM never does this: do not read garbage, count it */
+        span_count_error();
+        return;
+    }
+    for (; tail != head; tail++) {
+        const struct kvm_span_shadow_event *e =
+            &ents[tail % KVM_SPAN_SHADOW_ENTRIES];
+
+        if (e->op != KVM_SPAN_SHADOW_DEL) {
+            span_count_error();
+            continue;
+        }
+        gfns[n++] = e->gfn;
+        if (n == ARRAY_SIZE(gfns)) {
+            span_wt_withdraw(gfns, n);
+            n = 0;
+        }
+    }
+    if (n) {
+        span_wt_withdraw(gfns, n);
+    }
+    qatomic_store_release(&shadow_ring->tail, tail);
+    if (qatomic_read(&shadow_ring->dropped)) {
+        /* frames KVM kept published: peers protect them longer, safely */
+        warn_report_once("span: the shadow ring overflowed; some guest "
+                         "frames stay write-protected on the peers");
+    }
+}
+
+static void kvm_span_shadow_ring_read(EventNotifier *n)
+{
+    event_notifier_test_and_clear(n);
+    kvm_span_shadow_drain();
+}
+
+/* KVM_EXIT_SPAN_SHADOW, on the vCPU thread without the BQL. */
+static int kvm_span_shadow_exit(CPUState *cs, struct kvm_run *run)
+{
+    const struct kvm_span_shadow_event *e = &run->span_shadow;
+    int r;
+
+    switch (e->op) {
+    case KVM_SPAN_SHADOW_ADD:
+        kvm_span_shadow_drain();
+        r = span_wt_publish(cs, e->gfn);
+        break;
+    case KVM_SPAN_SHADOW_INV:
+        r = span_wt_invalidate(cs, e->gfn == KVM_SPAN_SHADOW_GFN_ALL ?
+                               SPAN_WT_GFN_ALL : e->gfn);
+        break;
+    default:
+        error_report("span: KVM_EXIT_SPAN_SHADOW with unknown op %u",
+                     e->op);
+        return -1;
+    }
+    /* Never back into the guest without the peers' acknowledgements. */
+    return r < 0 ? EXCP_INTERRUPT : 0;
+}
+
+static int kvm_span_wt_peer(SpanWtPeerOp op, const uint64_t *gfns,
+                            unsigned nr)
+{
+    static const uint32_t kvm_op[] = {
+        [SPAN_WT_PEER_IMPORT] = KVM_SPAN_SHADOW_IMPORT,
+        [SPAN_WT_PEER_RELEASE] = KVM_SPAN_SHADOW_RELEASE,
+        [SPAN_WT_PEER_INVALIDATE] = KVM_SPAN_SHADOW_INVALIDATE,
+        [SPAN_WT_PEER_INVALIDATE_ALL] = KVM_SPAN_SHADOW_INVALIDATE_ALL,
+    };
+    struct kvm_span_shadow_peer p = {
+        .op = kvm_op[op],
+        .nr = nr,
+        .gfns = (uintptr_t)gfns,
+    };
+    int r;
+
+    assert(op < ARRAY_SIZE(kvm_op) && nr <= KVM_SPAN_SHADOW_MAX_GFNS);
+    r = kvm_vm_ioctl(kvm_state, KVM_SPAN_SHADOW_PEER, &p);
+    return r < 0 ? r : 0;
+}
+
+/*
+ * With shadow paging, turns on KVM's coherence with the peers before any
+ * vCPU runs; with nested paging there is nothing to keep coherent.
+ */
+static bool kvm_span_shadow_setup(Error **errp)
+{
+    struct kvm_span_shadow_enable en = {
+        .entries = KVM_SPAN_SHADOW_ENTRIES,
+    };
+    size_t size;
+    int fd;
+
+    if (kvm_check_extension(kvm_state, KVM_CAP_SPAN_SHADOW) <= 0) {
+        span_wt_enable(false);
+        return true;
+    }
+    qemu_mutex_init(&shadow_lock);
+    if (event_notifier_init(&shadow_notifier, false) < 0) {
+        error_setg(errp, "-span: cannot create the shadow ring's eventfd");
+        return false;
+    }
+    en.eventfd = event_notifier_get_fd(&shadow_notifier);
+    fd = kvm_vm_ioctl(kvm_state, KVM_SPAN_SHADOW_ENABLE, &en);
+    if (fd < 0) {
+        error_setg_errno(errp, -fd, "-span: KVM_SPAN_SHADOW_ENABLE failed");
+        return false;
+    }
+    size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET + KVM_SPAN_SHADOW_ENTRIES *
+                         sizeof(struct kvm_span_shadow_event),
+                         qemu_real_host_page_size());
+    shadow_ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                       0);
+    close(fd);
+    if (shadow_ring == MAP_FAILED) {
+        shadow_ring = NULL;
+        error_setg_errno(errp, errno, "-span: cannot map the shadow ring");
+        return false;
+    }
+    event_notifier_set_handler(&shadow_notifier, kvm_span_shadow_ring_read);
+    span_wt_enable(true);
+    return true;
+}
+
 int kvm_span_handle_exit(CPUState *cs, struct kvm_run *run)
 {
+    if (run->exit_reason == KVM_EXIT_SPAN_SHADOW) {
+        return kvm_span_shadow_exit(cs, run);
+    }
     kvm_span_forward(&run->span_irq);
     return 0;
 }
@@ -181,7 +336,7 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
         error_setg_errno(errp, -ret, "-span: KVM_SPAN_SET_REMOTE failed");
         return false;
     }
-    return true;
+    return kvm_span_shadow_setup(errp);
 }
 
 static int kvm_span_inject(const struct span_interrupt *w)
@@ -226,6 +381,7 @@ static const SpanAccelOps kvm_span_ops = {
     .inject = kvm_span_inject,
     .get_clock = kvm_span_get_clock,
     .set_clock = kvm_span_set_clock,
+    .wt_peer = kvm_span_wt_peer,
 };
 
 static void kvm_span_register(void)
