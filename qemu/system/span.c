@@ -33,6 +33,7 @@
 #include "hw/boards.h"
 #include "system/hostmem.h"
 #include "system/kvm.h"
+#include "system/reset.h"
 #include "system/runstate.h"
 #include "system/span.h"
 #include "system/system.h"
@@ -91,6 +92,10 @@ typedef struct SpanState {
     bool have_clock;                /* a sample from the firmware member */
     uint64_t clock, clock_taken;    /* guest ns at the sender's monotonic ns */
     VMChangeStateEntry *vmstate;
+
+    /* guest reset of the whole span VM (see span_reset_handler) */
+    bool resetting;                 /* queue interrupts until reset done */
+    bool peer_reset;                /* the pending reset came from a peer */
 } SpanState;
 
 static SpanState span = { .firmware = -1, .wait = SPAN_WAIT_DEFAULT };
@@ -314,6 +319,21 @@ static void span_stop(ShutdownCause cause, const char *why)
     qemu_system_shutdown_request(cause);
 }
 
+/*
+ * RESET from a peer (or from spand): reset this member's machine too.
+ * Interrupts that follow it on the ring belong to the next boot: they wait
+ * until the reset is done (span_reset_done()).
+ */
+static void span_reset_from_peer(void)
+{
+    if (span.stopping || !span.ready) {
+        return;
+    }
+    span.resetting = true;
+    span.peer_reset = true;
+    qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
+}
+
 static void span_topology(const struct span_msg_hdr *h)
 {
     const struct span_topology *t = (const void *)(h + 1);
@@ -479,6 +499,20 @@ bool span_forwards_io(void)
     return span_given && span.firmware == 0;
 }
 
+/*
+ * The access reset the span VM (the guest wrote a reset register): like a
+ * real CPU, this vCPU executes nothing more of the old boot.  It waits
+ * until the owner's RESET arrives and the reset here stops it (or the
+ * span VM stops).
+ */
+static void span_wait_reset(CPUState *cpu)
+{
+    while (!qatomic_read(&span.stopping) &&
+           !(qatomic_read(&span.resetting) && qatomic_read(&cpu->stop))) {
+        g_usleep(1000);
+    }
+}
+
 void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                      unsigned size, unsigned count, bool is_write)
 {
@@ -520,10 +554,17 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                     cpu->cpu_index, pio ? "pio" : "mmio",
                     is_write ? "write" : "read", addr, size, r);
         }
-        /* Wait for the owner; give up when the span VM stops. */
+        /*
+         * Wait for the owner; give up when the span VM stops, or when a
+         * reset of the span VM stops this vCPU (answers are read by the
+         * main loop, which waits for this vCPU before resetting).
+         */
         while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
             if (qatomic_read(&span.stopping)) {
                 r = -ESHUTDOWN;
+            } else if (qatomic_read(&span.resetting) &&
+                       qatomic_read(&cpu->stop)) {
+                r = -ECANCELED;
             }
         }
         WITH_QEMU_LOCK_GUARD(&span.lock) {
@@ -531,12 +572,16 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             if (r == 0) {
                 r = p->status;
             }
-            if (r < 0) {
+            if (r < 0 && r != -ERESTART) {
                 span.total.errors++;
             }
         }
         if (!is_write) {
             stn_le_p(data, size, r < 0 ? ~0ULL : p->data);
+        }
+        if (r == -ERESTART) {
+            span_wait_reset(cpu);
+            return;
         }
     }
 }
@@ -552,6 +597,7 @@ static void span_do_io(const struct span_msg_hdr *h)
     } msg;
     uint8_t buf[8] = { 0 };
     MemTxResult res;
+    bool resetting = qemu_reset_requested_get() != SHUTDOWN_CAUSE_NONE;
 
     stq_le_p(buf, req->data);
     res = address_space_rw(pio ? &address_space_io : &address_space_memory,
@@ -562,7 +608,12 @@ static void span_do_io(const struct span_msg_hdr *h)
                   sizeof(msg), h->src);
     msg.r.id = req->id;
     msg.r.status = res == MEMTX_OK ? 0 : -EIO;
-    if (!req->is_write && res == MEMTX_OK) {
+    /* This access reset the span VM: its vCPU must stop (-ERESTART). */
+    if (res == MEMTX_OK && !resetting &&
+        qemu_reset_requested_get() != SHUTDOWN_CAUSE_NONE) {
+        msg.r.status = -ERESTART;
+    }
+    if (msg.r.status == 0 && !req->is_write) {
         msg.r.data = ldn_le_p(buf, req->size);
         if (pio) {
             msg.r.data &= 0xffffffffu;
@@ -618,7 +669,7 @@ static void span_handle(const struct span_msg_hdr *h)
     case SPAN_MSG_INTERRUPT:
         if (h->src >= SPAN_MAX_MEMBERS) {
             span_count_error();
-        } else if (span.ready) {
+        } else if (span.ready && !span.resetting) {
             span_inject(h);
         } else {
             g_queue_push_tail(&span.deferred, g_memdup2(h, h->len));
@@ -649,9 +700,7 @@ static void span_handle(const struct span_msg_hdr *h)
         span_stop(SHUTDOWN_CAUSE_GUEST_SHUTDOWN, NULL);
         break;
     case SPAN_MSG_RESET:
-        if (!span.stopping) {
-            qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
-        }
+        span_reset_from_peer();
         break;
     case SPAN_MSG_MMIO_REQ:
     case SPAN_MSG_PIO_REQ:
@@ -673,7 +722,7 @@ static void span_handle(const struct span_msg_hdr *h)
             span.clock = hb->counter;
             span.clock_taken = hb->timestamp_ns;
             span.have_clock = true;
-            if (span.ready) {
+            if (span.ready && !span.resetting) {
                 span_apply_clock();
             }
         }
@@ -972,10 +1021,18 @@ static void span_send_clock(void *opaque)
     }
 }
 
-static void span_start(void *opaque)
+static void span_inject_deferred(void)
 {
     struct span_msg_hdr *h;
 
+    while ((h = g_queue_pop_head(&span.deferred))) {
+        span_inject(h);
+        g_free(h);
+    }
+}
+
+static void span_start(void *opaque)
+{
     if (getenv("SPAN_DEBUG")) {
         fprintf(stderr, "span: %" PRId64 " ms: running, %u deferred\n",
                 g_get_monotonic_time() / 1000,
@@ -987,10 +1044,84 @@ static void span_start(void *opaque)
     } else {
         span_apply_clock();
     }
-    while ((h = g_queue_pop_head(&span.deferred))) {
-        span_inject(h);
-        g_free(h);
+    span_inject_deferred();
+}
+
+/* Tells every other member to reset (over the rings, see below). */
+static void span_send_reset(void)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_reset r;
+    } msg;
+    uint32_t peers;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    peers = span_peers();
+    if (span.dev_owner < SPAN_MAX_MEMBERS && span.dev_owner != span.id) {
+        peers |= 1u << span.dev_owner;
     }
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (peers & (1u << dst)) {
+            span_msg_init(&msg, SPAN_MSG_RESET, sizeof(msg), dst);
+            msg.r.reason = SPAN_REASON_GUEST;
+            span_send_locked(dst, &msg, sizeof(msg));
+        }
+    }
+}
+
+/*
+ * After the main loop's reset, once the vCPUs run again (their reset
+ * state is in KVM): interrupts queued since the reset began are injected,
+ * into APs waiting for SIPI.  If another reset is already requested, its
+ * own handler schedules this again.
+ */
+static void span_reset_done(void *opaque)
+{
+    if (qemu_reset_requested_get() != SHUTDOWN_CAUSE_NONE) {
+        return;
+    }
+    span.resetting = false;
+    if (!span_owns_firmware()) {
+        span_apply_clock();
+    }
+    span_inject_deferred();
+}
+
+/*
+ * A guest reset of the span VM resets every member.  The member whose
+ * machine resets first (the guest wrote the reset register or the keyboard
+ * controller on the owner of the devices, a vCPU triple-faulted, QMP
+ * system_reset) sends RESET to every peer.  It does so here, while its
+ * vCPUs are stopped and before they run again, and over the rings, where
+ * RESET is ordered before the interrupts of the next boot (the INIT and
+ * SIPI with which the BSP brings up the APs hosted elsewhere): a peer
+ * queues what follows RESET until its own reset is done.  Each member
+ * resets its own vCPUs (APs wait for SIPI again; placeholders stay parked,
+ * KVM keeps their remote declaration); the owner of the firmware resends
+ * its guest clock.  With -no-reboot a reset becomes a shutdown, which is
+ * coordinated as usual.
+ */
+static void span_reset_handler(void *opaque)
+{
+    if (!span.ready) {
+        return;     /* the reset that creates the machine */
+    }
+    span.resetting = true;
+    if (span.peer_reset) {
+        span.peer_reset = false;
+    } else {
+        span_send_reset();
+    }
+    if (span_owns_firmware()) {
+        span_send_clock(NULL);
+    }
+    if (getenv("SPAN_DEBUG")) {
+        fprintf(stderr, "span: %" PRId64 " ms: reset, %u deferred\n",
+                g_get_monotonic_time() / 1000,
+                g_queue_get_length(&span.deferred));
+    }
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), span_reset_done, NULL);
 }
 
 static void span_vm_state_change(void *opaque, bool running, RunState state)
@@ -1107,6 +1238,7 @@ void span_machine_setup(MachineState *ms, Error **errp)
     qemu_add_machine_init_done_notifier(&span.machine_done);
     span.vmstate = qemu_add_vm_change_state_handler(span_vm_state_change,
                                                     NULL);
+    qemu_register_reset(span_reset_handler, NULL);
 }
 
 static SpanCounters *span_counters_copy(const SpanCounters *c)

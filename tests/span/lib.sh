@@ -40,14 +40,23 @@ mkinitrd() {
 # member CONSOLE INITRD QEMU-ARGS...: run one QEMU (foreground) with a small
 # guest (the lab kernel, guest.cpio and the job in INITRD); SMP, MEM,
 # MEMBER_TIMEOUT and KERNEL override -smp 2, -m 256M, 120 s and /boot/vmlinux.
+# Members run with -no-reboot (a guest reset stops the span VM) unless
+# REBOOT=1 (a guest reset reboots the span VM).  KERNEL_ARGS is appended to
+# the guest's command line (e.g. loglevel=7 to debug a test).
 member() {
 	con=$1 rd=$2; shift 2
+	noreboot=-no-reboot
+	[ "${REBOOT:-0}" = 1 ] && noreboot=
 	timeout -k 5 "${MEMBER_TIMEOUT:-120}" $QEMU -accel kvm -cpu host \
 		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "${KERNEL:-/boot/vmlinux}" -initrd "$rd" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
-		-display none -no-reboot -nodefaults -nic none -vga none \
+		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1${KERNEL_ARGS:+ $KERNEL_ARGS}" \
+		-display none $noreboot -nodefaults -nic none -vga none \
 		-serial "file:$con" "$@"
 }
+
+# not_timed_out STDERR...: no member was stopped by its timeout (a QEMU stopped
+# by SIGTERM exits 0 too).
+not_timed_out() { ! grep -q 'terminating on signal' "$@"; }
 
 # guest_status CONSOLE: the guest job's exit status (empty if none).
 guest_status() { tr -d '\r' < "$1" | sed -n 's/^SPAN-LAB-EXIT: \([0-9]*\)$/\1/p' | tail -n 1; }
