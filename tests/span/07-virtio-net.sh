@@ -51,7 +51,8 @@ for c in 0 1 2 3; do
 			echo "net: cpu $c download failed"
 		got=$(md5sum < /tmp/get$c | cut -d" " -f1)
 		echo "net: cpu $c on $on got $got"
-		dd if=/dev/urandom of=/tmp/up$c bs=64k count=4 2>/dev/null
+		# text: busybox wget --post-file stops at a NUL byte
+		dd if=/dev/urandom bs=64k count=4 2>/dev/null | base64 > /tmp/up$c
 		sent=$(md5sum < /tmp/up$c | cut -d" " -f1)
 		echoed=$(wget -q -O - --post-file /tmp/up$c \
 			http://10.0.2.2:8080/cgi-bin/up)
