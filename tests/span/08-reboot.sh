@@ -48,7 +48,7 @@ for i in 0 1; do
 	{ printf '{"execute":"qmp_capabilities"}\n'; sleep 600; } > $T/qmp$i.in &
 	eval QMPW$i=$!
 done
-export SMP=4 MEMBER_TIMEOUT=${REBOOT_TIMEOUT:-300} REBOOT=1
+export SMP=4 MEMBER_TIMEOUT=${REBOOT_TIMEOUT:-120} REBOOT=1
 member $T/c0 $T/reboot.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
 	-drive file=$T/disk.img,if=virtio,format=raw,cache=none \
