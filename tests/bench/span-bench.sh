@@ -88,8 +88,12 @@ qmp_pipe() {
 	rm -f $T/qmp$1.in $T/qmp$1.out $T/qmp$1.log && mkfifo $T/qmp$1.in $T/qmp$1.out
 	cat $T/qmp$1.out > $T/qmp$1.log &
 }
-# counter LOG NAME: the member's total of counter NAME (last in the reply).
-counter() { grep -o "\"$2\": [0-9]*" "$1" | tail -n 1 | sed 's/.*: //'; }
+# counter LOG NAME: counter NAME of the member's totals, which query-span
+# gives twice (top level and the member's own entry; the key order varies).
+counter() {
+	grep -o '"counters": {[^}]*}' "$1" | sort | uniq -d | head -n 1 |
+		grep -o "\"$2\": [0-9]*" | sed 's/.*: //'
+}
 # wait_line CFG PATTERN SECONDS PIDS: until PATTERN is in CFG's console;
 # false if the QEMUs stop or SECONDS pass.
 wait_line() {
