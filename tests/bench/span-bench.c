@@ -4,6 +4,8 @@
  * A static program that runs inside a (span) guest and prints one line per
  * measurement, "BENCH <kind> key=value...", which the lab script collects.
  *
+ * Intervals of ipi, mmio and pio are timed with the TSC (see tsc_per_ns).
+ *
  *   span-bench cpu WORK REPS CPU...
  *       one thread pinned to each CPU runs WORK units of integer work (the
  *       same fixed work on every CPU); the wall time from releasing the
@@ -39,6 +41,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 static void die(const char *what)
 {
@@ -69,6 +72,41 @@ static void pin(int cpu)
 			exit(1);
 		}
 	}
+}
+
+/*
+ * Short intervals are timed with the TSC of the vCPU the thread is pinned
+ * to (start and end on the same vCPU), converted with the TSC rate
+ * calibrated against CLOCK_MONOTONIC on the first CPU at start-up. The
+ * guest's clock cannot be trusted there: each member's KVM has its own
+ * kvmclock, and when the second member's lags behind the first's, the
+ * guest's kvm-clock (which never goes backwards across CPUs) stands still
+ * on the second member's vCPUs (seen: every access "took" 0 ns there). The
+ * mmio and pio lines print the whole phase on both clocks, which shows it.
+ */
+static double tsc_per_ns;
+
+static uint64_t tsc(void)
+{
+	_mm_lfence();
+	return __rdtsc();
+}
+
+static uint64_t tsc_ns(uint64_t ticks)
+{
+	return (uint64_t)(ticks / tsc_per_ns);
+}
+
+static void calibrate(void)
+{
+	uint64_t t0 = now_ns(), c0 = tsc(), t1, c1;
+
+	do
+		t1 = now_ns();
+	while (t1 - t0 < 50000000);	/* 50 ms */
+	c1 = tsc();
+	tsc_per_ns = (double)(c1 - c0) / (t1 - t0);
+	printf("BENCH tsc mhz=%.1f\n", tsc_per_ns * 1000);
 }
 
 static long num(const char *s, long min)
@@ -204,19 +242,19 @@ static uint64_t pingpong(int a, int b, long n)
 	pin(a);
 	usleep(20000);	/* B is on its CPU and asleep */
 	for (long i = -10; i < n; i++) {	/* 10 warm-up round trips */
-		uint64_t t0 = now_ns();
+		uint64_t t0 = tsc();
 
 		atomic_store(&turn, 1);
 		futex_wake(&turn);
 		while (atomic_load(&turn) == 1)
 			futex_wait(&turn, 1);
 		if (i >= 0)
-			s[i] = now_ns() - t0;
+			s[i] = tsc() - t0;
 	}
 	atomic_store(&turn, 2);
 	futex_wake(&turn);
 	pthread_join(t, NULL);
-	m = median(s, n);
+	m = tsc_ns(median(s, n));
 	free(s);
 	return m;
 }
@@ -271,20 +309,28 @@ static int cmd_access(int argc, char **argv, int mmio)
 			int cpu = (int)num(argv[c], 0);
 			uint8_t v = 0;
 
+			uint64_t c0, k0;
+
 			pin(cpu);
+			c0 = now_ns();
+			k0 = tsc();
 			for (long i = -10; i < n; i++) {
-				uint64_t t0 = now_ns();
+				uint64_t t0 = tsc();
 
 				if (mmio)
 					v += bar[0];
 				else if (pread(fd, (void *)&v, 1, 0) != 1)
 					die("pread");
 				if (i >= 0)
-					s[i] = now_ns() - t0;
+					s[i] = tsc() - t0;
 			}
-			printf("BENCH %s cpu=%d phase=%ld accesses=%ld median_ns=%llu\n",
+			/* the whole phase on this vCPU's clock and on its TSC */
+			k0 = tsc_ns(tsc() - k0);
+			c0 = now_ns() - c0;
+			printf("BENCH %s cpu=%d phase=%ld accesses=%ld median_ns=%llu phase_clock_ns=%llu phase_tsc_ns=%llu\n",
 			       mmio ? "mmio" : "pio", cpu, p, n,
-			       (unsigned long long)median(s, n));
+			       (unsigned long long)tsc_ns(median(s, n)),
+			       (unsigned long long)c0, (unsigned long long)k0);
 			fflush(stdout);
 		}
 	free(s);
@@ -293,7 +339,16 @@ static int cmd_access(int argc, char **argv, int mmio)
 
 int main(int argc, char **argv)
 {
+	cpu_set_t all;
 	int r = 2;
+
+	/* calibrate the TSC on CPU 0 (the first member's), then run anywhere */
+	if (sched_getaffinity(0, sizeof(all), &all))
+		die("sched_getaffinity");
+	pin(0);
+	calibrate();
+	if (sched_setaffinity(0, sizeof(all), &all))
+		die("sched_setaffinity");
 
 	if (argc >= 2 && !strcmp(argv[1], "cpu"))
 		r = cmd_cpu(argc - 2, argv + 2);

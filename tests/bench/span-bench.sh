@@ -37,6 +37,8 @@ for d in /sys/bus/pci/devices/*; do
 done
 [ -n "\$dev" ] || { echo "no pci-testdev in the guest"; exit 1; }
 echo 1 > \$dev/enable 2>/dev/null
+echo "BENCH guest clocksource=\$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) tsc_messages=\$(dmesg | grep -ci 'tsc.*\(unstable\|skew\|warp\|adjust\)')"
+dmesg | grep -i 'tsc.*\(unstable\|skew\|warp\|adjust\)' | sed 's/^/BENCH-INFO /'
 echo "BENCH-READY online=\$(cat /sys/devices/system/cpu/online) nproc=\$(nproc)"
 n=0
 while read cmd; do
@@ -145,6 +147,9 @@ boot() {
 		eval "PIDS_$cfg=\"$PIDS\""
 		if wait_line $cfg BENCH-READY $BOOT "$PIDS"; then
 			echo "bench: $cfg up in $(( $(date +%s) - t0 )) s: $(tr -d '\r' < $T/$cfg.con | grep -o 'online=.*')"
+			tr -d '\r' < $T/$cfg.con | grep '^BENCH guest ' | sed "s/^/cfg=$cfg round=boot /" >> $OUT
+			tr -d '\r' < $T/$cfg.con | grep -e '^BENCH guest ' -e '^BENCH-INFO ' |
+				sed -e "s/^BENCH /bench: $cfg: /" -e "s/^BENCH-INFO /bench: $cfg: /"
 			return 0
 		fi
 		fails=$((fails + 1))
