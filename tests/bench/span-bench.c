@@ -140,9 +140,15 @@ static uint64_t median(uint64_t *v, size_t n)
 struct cpu_arg {
 	int cpu;
 	long work;
-	atomic_int *go;
 	uint64_t result;
 };
+
+/*
+ * The workers wait for the start in the kernel (futex), not spinning, so
+ * that the main thread, pinned to the same vCPU as the first worker, never
+ * depends on preemption to give the start signal.
+ */
+static atomic_int cpu_ready, cpu_go;
 
 static void *cpu_worker(void *p)
 {
@@ -150,8 +156,9 @@ static void *cpu_worker(void *p)
 	uint64_t x = 88172645463325252ull + a->cpu;
 
 	pin(a->cpu);
-	while (!atomic_load(a->go))
-		;
+	atomic_fetch_add(&cpu_ready, 1);
+	while (!atomic_load(&cpu_go))
+		syscall(SYS_futex, &cpu_go, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	/* xorshift64 steps: register-only, the same work on every CPU */
 	for (long i = 0; i < a->work; i++)
 		for (int j = 0; j < 1000; j++) {
@@ -176,17 +183,21 @@ static int cmd_cpu(int argc, char **argv)
 	for (long r = 0; r < reps; r++) {
 		struct cpu_arg a[n];
 		pthread_t t[n];
-		atomic_int go = 0;
 		uint64_t t0, t1, sum = 0;
 
+		atomic_store(&cpu_ready, 0);
+		atomic_store(&cpu_go, 0);
 		for (int i = 0; i < n; i++) {
-			a[i] = (struct cpu_arg){ (int)num(argv[2 + i], 0), work, &go, 0 };
+			a[i] = (struct cpu_arg){ (int)num(argv[2 + i], 0), work, 0 };
 			if (pthread_create(&t[i], NULL, cpu_worker, &a[i]))
 				die("pthread_create");
 		}
-		usleep(50000);	/* let every worker reach its CPU */
+		while (atomic_load(&cpu_ready) < n)	/* every worker on its CPU */
+			usleep(1000);
+		usleep(10000);	/* and asleep in its futex wait */
 		t0 = now_ns();
-		atomic_store(&go, 1);
+		atomic_store(&cpu_go, 1);
+		syscall(SYS_futex, &cpu_go, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 		for (int i = 0; i < n; i++) {
 			pthread_join(t[i], NULL);
 			sum += a[i].result;
