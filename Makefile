@@ -7,7 +7,7 @@ BUILD := $(TOP)/build
 export TOP BUILD
 
 .PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model test \
-	bench bench-kvm-ipi bench-shadow demo lab-shell clean
+	bench bench-kvm-ipi bench-shadow bench-span demo lab-shell clean
 
 all: kernel qemu control image
 
@@ -51,13 +51,16 @@ test:
 	@$(TOP)/scripts/run-tests
 
 # Benchmarks write JSON under build/bench/ (see Documentation/benchmarks.rst).
-bench: bench-channel bench-kvm-ipi bench-shadow
+bench: bench-channel bench-kvm-ipi bench-span bench-shadow
 
 bench-kvm-ipi: image
 	@$(TOP)/scripts/bench-kvm-ipi
 
 bench-shadow: image
 	@$(TOP)/scripts/bench-shadow
+
+bench-span: image
+	@$(TOP)/scripts/bench-span
 
 demo: image
 	@$(TOP)/scripts/demo

@@ -9,3 +9,4 @@ step "starting a 2-vCPU guest under KVM with QEMU $(qemu-system-x86_64 --version
 t0=$(date +%s)
 span-guest --smp 2 /span/tests/guest-hello.sh
 echo "    guest ran and powered off in $(( $(date +%s) - t0 )) s of lab time"
+sh /span/tests/demo-span.sh
