@@ -40,7 +40,7 @@ else
 	failed=1
 fi
 
-# The guest stress program (tests/span/09-shadow-stress.sh) on this host: it
+# The guest stress program (tests/span/07-shadow-stress.sh) on this host: it
 # passes on coherent memory and catches a corruption injected on purpose.
 if "$bdir/span-stress" --seconds 2 --threads 4 >"$work/span-stress.log" 2>&1 &&
 	grep -q '^span-stress: ok ' "$work/span-stress.log"; then
