@@ -368,6 +368,7 @@ static uint32_t span_host_of(uint32_t apic_id);
 static void span_wt_request(const struct span_msg_hdr *h);
 static void span_wt_acked(const struct span_msg_hdr *h);
 static void span_wt_topology(void);
+static void span_fd_read(void *opaque);
 
 /* Sends msg to member dst over the ring, waiting while the ring is full. */
 static int span_send_locked(uint16_t dst, void *msg, size_t len)
@@ -556,8 +557,10 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
         }
         /*
          * Wait for the owner; give up when the span VM stops, or when a
-         * reset of the span VM stops this vCPU (answers are read by the
-         * main loop, which waits for this vCPU before resetting).
+         * reset of the span VM stops this vCPU.  Answers are read by the
+         * main loop; when it waits for this vCPU to stop for another
+         * reason (a reset or pause starting here, QMP stop), this vCPU
+         * reads them itself meanwhile (the main loop released the BQL).
          */
         while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
             if (qatomic_read(&span.stopping)) {
@@ -565,6 +568,10 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             } else if (qatomic_read(&span.resetting) &&
                        qatomic_read(&cpu->stop)) {
                 r = -ECANCELED;
+            } else if (qatomic_read(&cpu->stop)) {
+                bql_lock();
+                span_fd_read(NULL);
+                bql_unlock();
             }
         }
         WITH_QEMU_LOCK_GUARD(&span.lock) {
