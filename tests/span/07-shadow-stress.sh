@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# timeout: 1000
+# timeout: 720
 # check-span: stale-translation hunt on Debian's unmodified kernel split 2+2.
 # span-stress (control/guest/span_stress.cc) runs one worker per vCPU; each
 # moves between vCPUs of both members while mapping, checking and unmapping
@@ -34,7 +34,7 @@ rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 for q in qmp qmp1; do rm -f $T/$q.in $T/$q.out && mkfifo $T/$q.in $T/$q.out; done
 cat $T/qmp.out > $T/qmp.log &
 cat $T/qmp1.out > $T/qmp1.log &
-export SMP=4 MEMBER_TIMEOUT=$((secs + 600))
+export SMP=4 MEMBER_TIMEOUT=$((secs + 360))
 member $T/c0 $T/stress.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split -cpu host,kvm-pv-unhalt=off \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
