@@ -6,8 +6,8 @@
 # memory, checking the other workers' buffers, forking and executing.  With
 # shadow paging (kvm_amd.npt=0) every member shadows the guest's page tables
 # and only the coherence protocol (Documentation/shadow-coherence.rst) keeps
-# them right: the stress runs 5 minutes there (STRESS_SECONDS), 1 minute with
-# nested paging.
+# them right: the stress runs 5 minutes there (STRESS_SECONDS); with nested
+# paging the test is skipped (STRESS_NPT=1 at the top runs it 1 minute).
 . /job/span/lib.sh
 if [ ! -f /job/span/vmlinuz-debian ]; then
 	nok "stress: Debian kernel missing (scripts/fetch-guest)"; exit 0
@@ -15,8 +15,13 @@ fi
 export KERNEL=/job/span/vmlinuz-debian
 if [ "$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null)" = N ]; then
 	mode=shadow secs=${STRESS_SECONDS:-300}
-else
+elif [ -n "$STRESS_NPT" ]; then
 	mode=npt secs=${STRESS_SECONDS:-60}
+else
+	# Nested paging has no shadow page tables to keep coherent; the run
+	# costs CI time (STRESS_NPT=1 at the top of this file runs it).
+	ok "stress # SKIP nested paging has no shadow coherence to stress (the stress targets kvm_amd.npt=0)"
+	exit 0
 fi
 echo "stress: $mode paging, $secs s"
 
