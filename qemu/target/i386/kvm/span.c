@@ -87,6 +87,25 @@ static void kvm_span_forward(const struct kvm_span_irq *e)
 }
 
 /*
+ * Maps a ring KVM handed out as fd (closed here): a kvm_span_ring_hdr, then
+ * entries of entry_size bytes at KVM_SPAN_RING_OFFSET.
+ */
+static void *kvm_span_map_ring(int fd, unsigned entries, size_t entry_size,
+                               const char *what, Error **errp)
+{
+    size_t size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET + entries * entry_size,
+                                qemu_real_host_page_size());
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    close(fd);
+    if (p == MAP_FAILED) {
+        error_setg_errno(errp, errno, "-span: cannot map the %s", what);
+        return NULL;
+    }
+    return p;
+}
+
+/*
  * Shadow paging (KVM_CAP_SPAN_SHADOW): KVM stops a vCPU before it shadows a
  * guest page table no peer protects yet (ADD) and after it wrote one a peer
  * shadows (INV); span.c carries both to the peers.  Frames KVM stops
@@ -202,7 +221,6 @@ static bool kvm_span_shadow_setup(Error **errp)
     struct kvm_span_shadow_enable en = {
         .entries = KVM_SPAN_SHADOW_ENTRIES,
     };
-    size_t size;
     int fd;
 
     if (kvm_check_extension(kvm_state, KVM_CAP_SPAN_SHADOW) <= 0) {
@@ -220,15 +238,10 @@ static bool kvm_span_shadow_setup(Error **errp)
         error_setg_errno(errp, -fd, "-span: KVM_SPAN_SHADOW_ENABLE failed");
         return false;
     }
-    size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET + KVM_SPAN_SHADOW_ENTRIES *
-                         sizeof(struct kvm_span_shadow_event),
-                         qemu_real_host_page_size());
-    shadow_ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                       0);
-    close(fd);
-    if (shadow_ring == MAP_FAILED) {
-        shadow_ring = NULL;
-        error_setg_errno(errp, errno, "-span: cannot map the shadow ring");
+    shadow_ring = kvm_span_map_ring(fd, KVM_SPAN_SHADOW_ENTRIES,
+                                    sizeof(struct kvm_span_shadow_event),
+                                    "shadow ring", errp);
+    if (!shadow_ring) {
         return false;
     }
     event_notifier_set_handler(&shadow_notifier, kvm_span_shadow_ring_read);
@@ -293,7 +306,6 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
     struct kvm_span_ring_create rc = {
         .entries = KVM_SPAN_RING_ENTRIES,
     };
-    size_t size;
     int fd, ret;
 
     if (kvm_check_extension(kvm_state, KVM_CAP_SPAN) <= 0) {
@@ -316,14 +328,9 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
         error_setg_errno(errp, -fd, "-span: KVM_SPAN_CREATE_RING failed");
         return false;
     }
-    size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET +
-                         KVM_SPAN_RING_ENTRIES * sizeof(struct kvm_span_irq),
-                         qemu_real_host_page_size());
-    ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (ring == MAP_FAILED) {
-        ring = NULL;
-        error_setg_errno(errp, errno, "-span: cannot map the span ring");
+    ring = kvm_span_map_ring(fd, KVM_SPAN_RING_ENTRIES,
+                             sizeof(struct kvm_span_irq), "span ring", errp);
+    if (!ring) {
         return false;
     }
     event_notifier_set_handler(&ring_notifier, kvm_span_ring_read);
