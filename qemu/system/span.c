@@ -90,7 +90,7 @@ typedef struct SpanState {
     bool ready;                     /* the machine runs: inject directly */
     GQueue deferred;                /* interrupts that came before that */
     bool have_clock;                /* a sample from the firmware member */
-    uint64_t clock, clock_taken;    /* guest ns at the sender's monotonic ns */
+    SpanClock clock;
     VMChangeStateEntry *vmstate;
 
     /* guest reset of the whole span VM (see span_reset_handler) */
@@ -653,10 +653,7 @@ static void span_io_done(const struct span_msg_hdr *h)
 
 static void span_apply_clock(void)
 {
-    uint64_t now = g_get_monotonic_time() * 1000;
-
-    if (span.have_clock && span.ops &&
-        span.ops->set_clock(span.clock + (now - span.clock_taken)) < 0) {
+    if (span.have_clock && span.ops && span.ops->set_clock(&span.clock) < 0) {
         span_count_error();
     }
     span.have_clock = false;
@@ -726,8 +723,8 @@ static void span_handle(const struct span_msg_hdr *h)
             const struct span_heartbeat *hb = p;
 
             /* The firmware member's guest clock: counter ns at timestamp */
-            span.clock = hb->counter;
-            span.clock_taken = hb->timestamp_ns;
+            span.clock.ns = hb->counter;
+            span.clock.realtime_ns = hb->timestamp_ns;
             span.have_clock = true;
             if (span.ready && !span.resetting) {
                 span_apply_clock();
@@ -1009,7 +1006,7 @@ static void span_send_clock(void *opaque)
         struct span_msg_hdr h;
         struct span_heartbeat hb;
     } msg;
-    uint64_t clock;
+    SpanClock clock;
     uint32_t peers;
 
     if (!span.ops || span.ops->get_clock(&clock) < 0) {
@@ -1021,8 +1018,8 @@ static void span_send_clock(void *opaque)
     for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
         if (peers & (1u << dst)) {
             span_msg_init(&msg, SPAN_MSG_HEARTBEAT, sizeof(msg), dst);
-            msg.hb.timestamp_ns = g_get_monotonic_time() * 1000;
-            msg.hb.counter = clock;
+            msg.hb.timestamp_ns = clock.realtime_ns;
+            msg.hb.counter = clock.ns;
             span_send_locked(dst, &msg, sizeof(msg));
         }
     }
@@ -1259,6 +1256,7 @@ SpanInfo *qmp_query_span(Error **errp)
     SpanMemberInfoList **mtail;
     SpanVcpuInfoList **vtail;
     bool seen[SPAN_MAX_MEMBERS] = { false };
+    SpanClock clock;
 
     if (!span.m) {
         error_setg(errp, "this QEMU is not a span member (no -span option)");
@@ -1276,6 +1274,14 @@ SpanInfo *qmp_query_span(Error **errp)
     info->topology_generation = span.generation;
     info->counters = span_counters_copy(&span.total);
     info->shadow_coherence = wt.state == SPAN_WT_ON;
+    if (span.ops && span.ops->get_clock(&clock) == 0) {
+        info->has_clock_ns = true;
+        info->clock_ns = clock.ns;
+        info->has_clock_realtime_ns = true;
+        info->clock_realtime_ns = clock.realtime_ns;
+        info->has_clock_stable = true;
+        info->clock_stable = clock.stable;
+    }
 
     vtail = &info->vcpus;
     for (int i = 0; i < span.nr_cpus; i++) {

@@ -49,15 +49,29 @@ typedef enum SpanWtPeerOp {
 struct span_interrupt;
 struct kvm_run;
 
+/*
+ * A sample of the guest's clock (kvmclock): ns of guest time at realtime_ns
+ * (CLOCK_REALTIME of the host, taken with it).  Co-located members share
+ * the host's realtime clock, so a sample carries over exactly.
+ */
+typedef struct SpanClock {
+    uint64_t ns;
+    uint64_t realtime_ns;
+    bool stable;        /* the accelerator's master clock is in use */
+} SpanClock;
+
 /* What the accelerator does for span members (KVM with KVM_CAP_SPAN). */
 typedef struct SpanAccelOps {
     /* Declares the APIC IDs hosted elsewhere (after every vCPU exists). */
     bool (*setup)(const uint32_t *remote, int nr, Error **errp);
     /* Delivers an interrupt from another member to local vCPUs. */
     int (*inject)(const struct span_interrupt *irq);
-    /* Reads / sets the guest's clock (kvmclock) in ns. */
-    int (*get_clock)(uint64_t *clock);
-    int (*set_clock)(uint64_t clock);
+    /*
+     * Reads the guest's clock; sets it to a sample from another member,
+     * advanced by the realtime elapsed since it was taken.
+     */
+    int (*get_clock)(SpanClock *c);
+    int (*set_clock)(const SpanClock *c);
     /*
      * Shadow paging: applies a peer's request to nr (<= SPAN_WT_PEER_BATCH)
      * guest frames; 0 or -errno (-EINVAL: a gfn is not guest memory).

@@ -411,7 +411,7 @@ struct span_reset {		/* RESET and SHUTDOWN */
 SPAN_STATIC_ASSERT(sizeof(struct span_reset) == 8, "span_reset size");
 
 struct span_heartbeat {
-	__u64 timestamp_ns;	/* CLOCK_MONOTONIC of the sender */
+	__u64 timestamp_ns;	/* sender's clock, see span-protocol.rst */
 	__u64 counter;
 };
 

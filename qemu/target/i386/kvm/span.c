@@ -367,18 +367,43 @@ static int kvm_span_inject(const struct span_interrupt *w)
     return kvm_vm_ioctl(kvm_state, KVM_SPAN_INJECT, &e);
 }
 
-static int kvm_span_get_clock(uint64_t *clock)
+static uint64_t kvm_span_realtime_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int kvm_span_get_clock(SpanClock *c)
 {
     struct kvm_clock_data data = {};
     int ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, &data);
 
-    *clock = data.clock;
-    return ret;
+    if (ret < 0) {
+        return ret;
+    }
+    c->ns = data.clock;
+    /* KVM pairs clock and realtime exactly while its master clock runs */
+    c->realtime_ns = (data.flags & KVM_CLOCK_REALTIME) ? data.realtime
+                                                       : kvm_span_realtime_ns();
+    c->stable = data.flags & KVM_CLOCK_TSC_STABLE;
+    return 0;
 }
 
-static int kvm_span_set_clock(uint64_t clock)
+/*
+ * KVM adds the realtime elapsed since data.realtime itself only while its
+ * master clock runs; the elapsed time up to now is added here, so both
+ * cases end within the ioctl's own latency of the sender's clock.
+ */
+static int kvm_span_set_clock(const SpanClock *c)
 {
-    struct kvm_clock_data data = { .clock = clock };
+    uint64_t now = kvm_span_realtime_ns();
+    struct kvm_clock_data data = {
+        .clock = c->ns + (now > c->realtime_ns ? now - c->realtime_ns : 0),
+        .realtime = now,
+        .flags = KVM_CLOCK_REALTIME,
+    };
 
     return kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &data);
 }
