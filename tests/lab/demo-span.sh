@@ -27,7 +27,8 @@ cat /boot/guest.cpio $T/job.cpio > $T/initrd
 member() {
 	rm -f $T/$1.qmp.in $T/$1.qmp.out $T/$1.qmp.log && mkfifo $T/$1.qmp.in $T/$1.qmp.out
 	cat $T/$1.qmp.out > $T/$1.qmp.log &
-	timeout -k 5 120 qemu-system-x86_64 -accel kvm -cpu host -smp 4 -m 256M \
+	# no TSC-deadline timer: the lab's idle stall (Documentation/qemu-span.rst)
+	timeout -k 5 120 qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 4 -m 256M \
 		-machine kernel-irqchip=split -kernel /boot/vmlinux -initrd $T/initrd \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
 		-display none -no-reboot -nodefaults -nic none -vga none -serial file:$T/$1.console \

@@ -29,7 +29,7 @@ cat $T/qmp.out > $T/qmp.log &
 QMPCAT=$!
 export SMP=4 MEMBER_TIMEOUT=${SPLIT_TIMEOUT:-480}
 member $T/c0 $T/deb.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
-	-machine kernel-irqchip=split -cpu host,kvm-pv-unhalt=off \
+	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
 	> $T/m0.txt 2>&1 &
 M0=$!
@@ -37,7 +37,7 @@ rm -f $T/qmp1.in $T/qmp1.out && mkfifo $T/qmp1.in $T/qmp1.out
 cat $T/qmp1.out > $T/qmp1.log &
 member $T/c1 $T/deb.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 	-chardev pipe,id=qmp,path=$T/qmp1 -mon chardev=qmp,mode=control \
-	-machine kernel-irqchip=split -cpu host,kvm-pv-unhalt=off > $T/m1.txt 2>&1 &
+	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off > $T/m1.txt 2>&1 &
 M1=$!
 # ask query-span once the guest is up (its job prints first)
 i=0

@@ -41,12 +41,12 @@ cat $T/qmp.out > $T/qmp.log &
 cat $T/qmp1.out > $T/qmp1.log &
 export SMP=4 MEMBER_TIMEOUT=$((secs + 360))
 member $T/c0 $T/stress.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
-	-machine kernel-irqchip=split -cpu host,kvm-pv-unhalt=off \
+	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
 	> $T/m0.txt 2>&1 &
 M0=$!
 member $T/c1 $T/stress.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
-	-machine kernel-irqchip=split -cpu host,kvm-pv-unhalt=off \
+	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off \
 	-chardev pipe,id=qmp,path=$T/qmp1 -mon chardev=qmp,mode=control \
 	> $T/m1.txt 2>&1 &
 M1=$!
