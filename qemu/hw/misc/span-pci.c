@@ -42,6 +42,7 @@
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "migration/blocker.h"
+#include "system/kvm.h"
 #include "qom/object.h"
 
 #define TYPE_SPAN_PCI "span-pci"
@@ -67,6 +68,12 @@ struct SpanPCIState {
 
     int sock;
     int self_fd;
+    EventNotifier self_en;      /* wraps self_fd for the irqfd */
+    bool irqfd;                 /* property: own doorbell as KVM irqfd */
+    bool vec_unmasked;          /* MSI-X vector 1 enabled and unmasked */
+    bool irqfd_on;
+    int virq;
+    MSIMessage msg;
     uint32_t status;
     uint32_t member_id;
     uint32_t max_members;
@@ -130,6 +137,11 @@ static void span_pci_detach(SpanPCIState *s)
         qemu_set_fd_handler(s->sock, NULL, NULL, NULL);
         close(s->sock);
         s->sock = -1;
+    }
+    if (s->irqfd_on) {
+        kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, &s->self_en,
+                                              s->virq);
+        s->irqfd_on = false;
     }
     if (s->self_fd >= 0) {
         qemu_set_fd_handler(s->self_fd, NULL, NULL, NULL);
@@ -224,6 +236,87 @@ static void span_pci_doorbell(void *opaque)
     }
 }
 
+/*
+ * The own doorbell: an irqfd on L0's KVM while vector 1 is unmasked (a
+ * peer's kick reaches the L1 without L0 user space), else the main loop
+ * reads the eventfd and msix_notify() records it as pending.
+ */
+static void span_pci_irqfd_sync(SpanPCIState *s)
+{
+    PCIDevice *dev = PCI_DEVICE(s);
+    bool want = s->irqfd && s->self_fd >= 0 && s->vec_unmasked;
+    KVMRouteChange c;
+    int virq;
+
+    if (want && s->virq < 0) {
+        c = kvm_irqchip_begin_route_changes(kvm_state);
+        virq = kvm_irqchip_add_msi_route(&c, SPAN_PCI_VEC_DOORBELL, dev);
+        if (virq < 0) {
+            warn_report("span-pci: no KVM MSI route for the doorbell: "
+                        "using the main loop");
+            s->irqfd = false;
+            want = false;
+        } else {
+            kvm_irqchip_commit_route_changes(&c);
+            s->virq = virq;
+        }
+    }
+    if (want && !s->irqfd_on) {
+        if (kvm_irqchip_update_msi_route(kvm_state, s->virq, s->msg, dev) < 0) {
+            return;
+        }
+        kvm_irqchip_commit_routes(kvm_state);
+        qemu_set_fd_handler(s->self_fd, NULL, NULL, NULL);
+        event_notifier_init_fd(&s->self_en, s->self_fd);
+        if (kvm_irqchip_add_irqfd_notifier_gsi(kvm_state, &s->self_en, NULL,
+                                               s->virq) < 0) {
+            warn_report("span-pci: cannot add the doorbell irqfd: "
+                        "using the main loop");
+            s->irqfd = false;
+            qemu_set_fd_handler(s->self_fd, span_pci_doorbell, NULL, s);
+            return;
+        }
+        s->irqfd_on = true;
+    } else if (!want && s->irqfd_on) {
+        kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, &s->self_en,
+                                              s->virq);
+        s->irqfd_on = false;
+        if (s->self_fd >= 0) {
+            qemu_set_fd_handler(s->self_fd, span_pci_doorbell, NULL, s);
+            span_pci_doorbell(s);
+        }
+    }
+}
+
+static int span_pci_vector_unmask(PCIDevice *dev, unsigned vector,
+                                  MSIMessage msg)
+{
+    SpanPCIState *s = SPAN_PCI(dev);
+
+    if (vector != SPAN_PCI_VEC_DOORBELL) {
+        return 0;
+    }
+    s->msg = msg;
+    s->vec_unmasked = true;
+    if (s->irqfd_on) {
+        kvm_irqchip_update_msi_route(kvm_state, s->virq, msg, dev);
+        kvm_irqchip_commit_routes(kvm_state);
+    }
+    span_pci_irqfd_sync(s);
+    return 0;
+}
+
+static void span_pci_vector_mask(PCIDevice *dev, unsigned vector)
+{
+    SpanPCIState *s = SPAN_PCI(dev);
+
+    if (vector != SPAN_PCI_VEC_DOORBELL) {
+        return;
+    }
+    s->vec_unmasked = false;
+    span_pci_irqfd_sync(s);
+}
+
 static int span_pci_connect(SpanPCIState *s)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -266,7 +359,8 @@ static int span_pci_attach(SpanPCIState *s, struct span_hello_reply *hr,
         error_report("span-pci: span '%s' needs %" PRIu64 " MiB of memory and"
                      " %" PRIu64 " KiB of channel; the device has window=%"
                      PRIu64 " MiB, channel=%" PRIu64 " KiB", s->span,
-                     hr->mem_size / MiB, hr->chan_size / KiB,
+                     (uint64_t)hr->mem_size / MiB,
+                     (uint64_t)hr->chan_size / KiB,
                      s->window / MiB, s->channel / KiB);
         ret = -EFBIG;
         goto err;
@@ -314,6 +408,7 @@ static int span_pci_attach(SpanPCIState *s, struct span_hello_reply *hr,
     }
     memory_region_transaction_commit();
     qemu_set_fd_handler(s->self_fd, span_pci_doorbell, NULL, s);
+    span_pci_irqfd_sync(s);
 
     s->member_id = hr->member_id;
     s->max_members = hr->max_members;
@@ -342,7 +437,7 @@ static void span_pci_hello_refused(SpanPCIState *s, int err)
         struct span_hello_reply r;
     } m = {
         .h = {
-            .magic = SPAN_MSG_MAGIC,
+            .magic = SPAN_MAGIC,
             .version = SPAN_PROTO_VERSION,
             .type = SPAN_MSG_HELLO_REPLY,
             .flags = SPAN_F_REPLY,
@@ -627,6 +722,7 @@ static void span_pci_realize(PCIDevice *dev, Error **errp)
     }
     s->sock = -1;
     s->self_fd = -1;
+    s->virq = -1;
     s->tx = g_malloc0(SPAN_MSG_MAX);
     g_queue_init(&s->rxq);
 
@@ -640,6 +736,12 @@ static void span_pci_realize(PCIDevice *dev, Error **errp)
     }
     msix_vector_use(dev, SPAN_PCI_VEC_CONTROL);
     msix_vector_use(dev, SPAN_PCI_VEC_DOORBELL);
+    s->irqfd = s->irqfd && kvm_msi_via_irqfd_enabled();
+    if (s->irqfd &&
+        msix_set_vector_notifiers(dev, span_pci_vector_unmask,
+                                  span_pci_vector_mask, NULL) < 0) {
+        s->irqfd = false;
+    }
 
     memory_region_init(&s->chan_bar, OBJECT(s), "span-pci.channel-bar",
                        s->channel);
@@ -668,6 +770,12 @@ static void span_pci_exit(PCIDevice *dev)
 
     span_pci_detach(s);
     span_pci_rx_clear(s);
+    if (dev->msix_vector_use_notifier) {
+        msix_unset_vector_notifiers(dev);
+    }
+    if (s->virq >= 0) {
+        kvm_irqchip_release_virq(kvm_state, s->virq);
+    }
     migrate_del_blocker(&s->migration_blocker);
     msix_uninit_exclusive_bar(dev);
     g_free(s->tx);
@@ -690,7 +798,8 @@ static const Property span_pci_properties[] = {
     DEFINE_PROP_STRING("socket", SpanPCIState, socket),
     DEFINE_PROP_STRING("span", SpanPCIState, span),
     DEFINE_PROP_SIZE("window", SpanPCIState, window, 1 * GiB),
-    DEFINE_PROP_SIZE("channel", SpanPCIState, channel, 1 * MiB),
+    DEFINE_PROP_SIZE("channel", SpanPCIState, channel, 64 * MiB),
+    DEFINE_PROP_BOOL("irqfd", SpanPCIState, irqfd, true),
 };
 
 static void span_pci_instance_init(Object *obj)

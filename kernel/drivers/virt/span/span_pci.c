@@ -146,13 +146,9 @@ static int span_pci_bind_bell(struct span_pci *sp, u32 slot, int fd)
 	events = vfs_poll(file, &b->pt);
 	fput(file);
 	sp->bells[slot] = b;
-	if (events & EPOLLIN) {
-		u64 cnt;
-
-		/* Signalled before binding: ring it now. */
-		eventfd_ctx_do_read(b->ctx, &cnt);
+	/* Signalled before binding: ring now (the next wakeup consumes it). */
+	if (events & EPOLLIN)
 		writel(slot, sp->regs + SPAN_PCI_REG_DOORBELL);
-	}
 	return 0;
 err_fput:
 	fput(file);
@@ -314,6 +310,8 @@ static int span_pci_mmap(struct file *file, struct vm_area_struct *vma)
 	u64 limit;
 	int bar;
 
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;	/* private copies of span memory make no sense */
 	if (!(span_pci_status(sp) & SPAN_PCI_ST_CONNECTED))
 		return -ENODEV;
 	if (off >= SPAN_PCI_MMAP_CHANNEL) {

@@ -23,6 +23,7 @@
 
 #include <linux/types.h>
 #include <linux/ioctl.h>
+#include <linux/const.h>
 
 #define SPAN_PCI_VENDOR_ID	0x1b36	/* QEMU's (Red Hat) vendor id */
 #define SPAN_PCI_DEVICE_ID	0x5350	/* "SP": outside QEMU's allocations */
@@ -63,9 +64,9 @@
 #define SPAN_PCI_REGS_SIZE	0x40000
 
 /* SPAN_PCI_REG_STATUS */
-#define SPAN_PCI_ST_CONNECTED	(1u << 0)	/* BAR2/BAR4 hold the span */
-#define SPAN_PCI_ST_RX		(1u << 1)	/* a message waits in RX */
-#define SPAN_PCI_ST_HUNG_UP	(1u << 2)	/* spand closed the session */
+#define SPAN_PCI_ST_CONNECTED	_BITUL(0)	/* BAR2/BAR4 hold the span */
+#define SPAN_PCI_ST_RX		_BITUL(1)	/* a message waits in RX */
+#define SPAN_PCI_ST_HUNG_UP	_BITUL(2)	/* spand closed the session */
 
 /* mmap() offsets of /dev/spanN */
 #define SPAN_PCI_MMAP_WINDOW	0x0ULL
