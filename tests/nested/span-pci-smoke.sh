@@ -40,6 +40,12 @@ span-nest-probe attach /dev/span1 big || st=1
 # The device serves "big" only: asking it for "smoke" must be refused.
 span-nest-probe attach /dev/span1 smoke && st=1
 span-nest-probe attach /dev/span1 big || st=1
+span-nest-probe hostile /dev/span1 big || st=1
+# Attach time, repeated: 256 MiB (span0) and 1 GiB (span1).
+for i in 1 2 3; do
+	span-nest-probe attach /dev/span0 smoke > /dev/null || st=1
+	span-nest-probe attach /dev/span1 big > /dev/null || st=1
+done
 exit $st
 JOB
 d=$T/l1root
@@ -54,10 +60,11 @@ timeout -k 5 300 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 512M \
 	-kernel /boot/vmlinux -initrd $T/l1.initrd \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
 	-nographic -no-reboot -nodefaults -nic none -vga none -serial file:$T/l1.console \
-	-device span-pci,socket=$SOCK,span=smoke,window=256M,channel=1M \
-	-device span-pci,socket=$SOCK,span=big,window=1G,channel=1M \
+	-device span-pci,socket=$SOCK,span=smoke,window=256M,channel=2M \
+	-device span-pci,socket=$SOCK,span=big,window=1G,channel=2M \
 	< /dev/null > $T/l0qemu.log 2>&1
 echo "L1 ran for $(( $(date +%s) - start )) s"
+( sleep 5; kill $HOST 2>/dev/null ) &
 wait $HOST
 hst=$?
 kill $SPAND 2>/dev/null
@@ -74,6 +81,9 @@ grep_check "span-pci: L0 reads the L1's writes" 'PROBE ok host sees the L1 marke
 grep_check "span-pci: doorbells cross L1->L0->L1" 'PROBE ok doorbell round trip' $T/l1.console
 grep_check "span-pci: 1 GiB window mapped and touched" 'PROBE ok touched first and last byte' $T/l1.console
 grep_check "span-pci: HELLO for another span refused" "refused a HELLO for span 'smoke'" $T/l0qemu.log
+grep_check "span-pci: bad input refused, device still works" 'PROBE ok device still works after bad input' $T/l1.console
+if grep -q 'PROBE FAIL refused:' $T/l1.console; then nok "span-pci: every bad input refused # $(grep 'PROBE FAIL refused:' $T/l1.console | head -n 1)"; else ok "span-pci: every bad input refused"; fi
+grep_check "span-pci: own doorbell is an irqfd on L0" 'own doorbell via irqfd' $T/l0qemu.log
 [ $hst = 0 ] && ok "span-pci: L0 member finished" || nok "span-pci: L0 member finished # status $hst"
-sed -n 's/.*joined span .\([a-z]*\). as slot \([0-9]*\): \([0-9]*\) MiB attached in \([0-9]*\) us.*/SPAN-NEST-ATTACH: span=\1 slot=\2 mib=\3 us=\4/p' $T/l0qemu.log
+sed -n 's/.*joined span .\([a-z]*\). as slot \([0-9]*\): \([0-9]*\) MiB attached in \([0-9]*\) us, own doorbell via \(.*\)/SPAN-NEST-ATTACH: span=\1 slot=\2 mib=\3 us=\4 doorbell=\5/p' $T/l0qemu.log
 exit 0

@@ -39,6 +39,7 @@
 #include "qapi/error.h"
 #include "exec/memory.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "migration/blocker.h"
@@ -417,8 +418,9 @@ static int span_pci_attach(SpanPCIState *s, struct span_hello_reply *hr,
     s->status |= SPAN_PCI_ST_CONNECTED;
     s->attach_ns = get_clock() - t0;
     info_report("span-pci: joined span '%s' as slot %u: %" PRIu64 " MiB "
-                "attached in %" PRIu64 " us", s->span, s->member_id,
-                s->mem_size / MiB, s->attach_ns / 1000);
+                "attached in %" PRIu64 " us, own doorbell via %s", s->span,
+                s->member_id, s->mem_size / MiB, s->attach_ns / 1000,
+                s->irqfd_on ? "irqfd" : "main loop");
     return 0;
 err:
     for (i = 0; i < nr_fds; i++) {

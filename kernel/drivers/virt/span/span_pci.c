@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/pfn_t.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -300,8 +301,50 @@ static __poll_t span_pci_poll(struct file *file, poll_table *wait)
 /*
  * The window and the channel are RAM in L0 (spand's memfds), so they are
  * mapped write-back: usable by QEMU as guest RAM and by KVM as a memslot
- * (VM_PFNMAP, resolved by KVM's remapped-pfn path).
+ * (VM_PFNMAP, resolved by KVM's remapped-pfn path).  Pages are inserted on
+ * fault, 1 GiB or 2 MiB at a time where alignment allows, so mmap() costs
+ * the same for any size and huge mappings reach the L2's page tables.
+ * vm_private_data holds the pfn of vm_start.
  */
+static vm_fault_t span_pci_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long addr = vmf->address & ~((PAGE_SIZE << order) - 1);
+	unsigned long pfn = (unsigned long)vma->vm_private_data +
+			    ((addr - vma->vm_start) >> PAGE_SHIFT);
+
+	if (order && (addr < vma->vm_start ||
+		      addr + (PAGE_SIZE << order) > vma->vm_end ||
+		      pfn & ((1UL << order) - 1)))
+		return VM_FAULT_FALLBACK;
+	switch (order) {
+	case 0:
+		return vmf_insert_pfn(vma, vmf->address, pfn);
+#ifdef CONFIG_ARCH_SUPPORTS_PMD_PFNMAP
+	case PMD_ORDER:
+		return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV), false);
+#endif
+#ifdef CONFIG_ARCH_SUPPORTS_PUD_PFNMAP
+	case PUD_ORDER:
+		return vmf_insert_pfn_pud(vmf, __pfn_to_pfn_t(pfn, PFN_DEV), false);
+#endif
+	default:
+		return VM_FAULT_FALLBACK;
+	}
+}
+
+static vm_fault_t span_pci_fault(struct vm_fault *vmf)
+{
+	return span_pci_huge_fault(vmf, 0);
+}
+
+static const struct vm_operations_struct span_pci_vm_ops = {
+	.fault = span_pci_fault,
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+	.huge_fault = span_pci_huge_fault,
+#endif
+};
+
 static int span_pci_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct span_pci *sp = file->private_data;
@@ -325,10 +368,11 @@ static int span_pci_mmap(struct file *file, struct vm_area_struct *vma)
 	limit = min_t(u64, limit, pci_resource_len(sp->pdev, bar));
 	if (off > limit || size > limit - off)
 		return -EINVAL;
-	vm_flags_set(vma, VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
-	return remap_pfn_range(vma, vma->vm_start,
-			       (pci_resource_start(sp->pdev, bar) + off) >> PAGE_SHIFT,
-			       size, vma->vm_page_prot);
+	vma->vm_private_data =
+		(void *)(unsigned long)((pci_resource_start(sp->pdev, bar) + off) >> PAGE_SHIFT);
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &span_pci_vm_ops;
+	return 0;
 }
 
 static long span_pci_ioctl(struct file *file, unsigned int cmd,
@@ -388,6 +432,7 @@ static const struct file_operations span_pci_fops = {
 	.write = span_pci_write,
 	.poll = span_pci_poll,
 	.mmap = span_pci_mmap,
+	.get_unmapped_area = thp_get_unmapped_area,	/* 2 MiB aligned */
 	.unlocked_ioctl = span_pci_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
