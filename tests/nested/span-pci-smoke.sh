@@ -36,7 +36,7 @@ echo "l1: $(ls /dev/span* 2>&1 | tr '\n' ' ')"
 cat /sys/kernel/debug/x86/pat_memtype_list 2>/dev/null | grep -i "write-back\|uncached" | tail -n 4
 span-nest-probe l1 /dev/span0 smoke
 st=$?
-span-nest-probe attach /dev/span1 big || st=1
+SPAN_PROBE_TOUCH=1 span-nest-probe attach /dev/span1 big || st=1
 # The device serves "big" only: asking it for "smoke" must be refused.
 span-nest-probe attach /dev/span1 smoke && st=1
 span-nest-probe attach /dev/span1 big || st=1
