@@ -241,8 +241,11 @@ static ssize_t span_pci_read(struct file *file, char __user *ubuf,
 			return 0;	/* spand hung up: end of file */
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		ret = wait_event_interruptible(sp->rx_wq, span_pci_rx_ready(sp));
-		if (ret)
+		/* Re-read the status now and then: a lost MSI must not hang us. */
+		ret = wait_event_interruptible_timeout(sp->rx_wq,
+						       span_pci_rx_ready(sp),
+						       HZ / 10);
+		if (ret < 0)
 			return ret;
 	}
 	if (n > SPAN_MSG_MAX || n < sizeof(struct span_msg_hdr)) {
@@ -375,6 +378,20 @@ static int span_pci_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * SEEK_END gives the attached memory size, so that users sizing the file
+ * (QEMU's RAM from an fd) see the window as a file of that size.
+ */
+static loff_t span_pci_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct span_pci *sp = file->private_data;
+	u64 size = 0;
+
+	if (span_pci_status(sp) & SPAN_PCI_ST_CONNECTED)
+		size = readq(sp->regs + SPAN_PCI_REG_MEM_SIZE);
+	return fixed_size_llseek(file, offset, whence, size);
+}
+
 static long span_pci_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
@@ -435,7 +452,7 @@ static const struct file_operations span_pci_fops = {
 	.get_unmapped_area = thp_get_unmapped_area,	/* 2 MiB aligned */
 	.unlocked_ioctl = span_pci_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = noop_llseek,
+	.llseek = span_pci_llseek,
 };
 
 static int span_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
