@@ -30,6 +30,32 @@ int span_member_connect(const char *socket_path, const char *vm_name, const char
     return 0;
 }
 
+int span_sock_send(int sock, const void *msg, size_t len) {
+    if (!msg || len < sizeof(span_msg_hdr) || len > SPAN_MSG_MAX) return -EINVAL;
+    if (span::validate_message(msg, len) != span::Reject::None) return -EBADMSG;
+    auto m = span::Msg::from_bytes(msg, len);
+    auto s = span::send_msg(sock, m);
+    return s ? 0 : -s.error().code;
+}
+
+ssize_t span_sock_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *nr_fds,
+                       int timeout_ms) {
+    if (nr_fds) *nr_fds = 0;
+    if (!buf || (max_fds && (!fds || !nr_fds))) return -EINVAL;
+    std::vector<span::UniqueFd> got;
+    auto r = span::recv_msg(sock, &got, timeout_ms);
+    if (!r) {
+        int code = r.error().code;
+        return code == ETIMEDOUT ? -EAGAIN : -code;
+    }
+    const span::Msg &m = r.value();
+    if (m.size() > cap || got.size() > max_fds) return -EMSGSIZE;  // got closes them
+    std::memcpy(buf, m.data(), m.size());
+    for (size_t i = 0; i < got.size(); i++) fds[i] = got[i].release();
+    if (nr_fds) *nr_fds = got.size();
+    return static_cast<ssize_t>(m.size());
+}
+
 void span_member_close(struct span_member *m) {
     delete m;
 }

@@ -1,7 +1,11 @@
 #include "span/member.h"
 
+#include <fcntl.h>
+#include <linux/span_pci.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +41,17 @@ Result<std::unique_ptr<Member>> Member::connect(const ConnectOptions &opt) {
     m->role_ = opt.role;
     m->report_threshold_ = opt.report_threshold;
     m->rx_buf_.assign(SPAN_MSG_MAX / 8, 0);
+    struct stat st;
+    if (::stat(opt.socket_path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
+        // Full nesting: spand is reached through the span-pci device.
+        if (opt.role != SPAN_ROLE_MEMBER)
+            return Error{EPERM, "a span device only admits members"};
+        m->dev_ = true;
+        m->sock_.reset(::open(opt.socket_path.c_str(), O_RDWR | O_CLOEXEC));
+        if (!m->sock_) return Error::sys("open " + opt.socket_path);
+        SPAN_TRY(m->hello(opt));
+        return m;
+    }
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (opt.socket_path.size() >= sizeof(addr.sun_path))
@@ -65,10 +80,10 @@ Status Member::hello(const ConnectOptions &opt) {
     Msg m = Msg::of(SPAN_MSG_HELLO, h);
     stamp(m, 0, SPAN_MEMBER_SPAND, seq_++);
     m.hdr().src = 0;  // no slot yet
-    SPAN_TRY(send_msg(sock_.get(), m));
+    SPAN_TRY(ctl_send(m));
 
     std::vector<UniqueFd> fds;
-    auto r = recv_msg(sock_.get(), &fds, opt.timeout_ms);
+    auto r = ctl_recv(&fds, opt.timeout_ms);
     if (!r) return r.error();
     Msg &rep = r.value();
     if (rep.type() != SPAN_MSG_HELLO_REPLY) return Error{EPROTO, "expected HELLO_REPLY"};
@@ -85,22 +100,63 @@ Status Member::hello(const ConnectOptions &opt) {
     vm_flags_ = hr.flags;
     if (opt.role != SPAN_ROLE_MEMBER) return {};
     if (hr.max_members == 0) return Error{EPROTO, "member got no channel"};
+    if (dev_ != !!(hr.flags & SPAN_VM_IN_DEVICE))
+        return Error{EPROTO, dev_ ? "HELLO_REPLY without device resources"
+                                  : "HELLO_REPLY with device resources on a socket"};
+    if (dev_) return attach_device(hr);
     memfd_ = std::move(fds[SPAN_FD_MEMORY]);
     chanfd_ = std::move(fds[SPAN_FD_CHANNEL]);
     for (size_t i = SPAN_FD_DOORBELL0; i < fds.size(); i++) doorbells_.push_back(std::move(fds[i]));
     return map_channel();
 }
 
+Status Member::ctl_send(const Msg &m) {
+    return dev_ ? send_dev(sock_.get(), m) : send_msg(sock_.get(), m);
+}
+
+Result<Msg> Member::ctl_recv(std::vector<UniqueFd> *fds, int timeout_ms, Reject *why) {
+    return dev_ ? recv_dev(sock_.get(), timeout_ms, why) : recv_msg(sock_.get(), fds, timeout_ms, why);
+}
+
+// Full nesting: the memory and the channel are mmap()s of the device (it
+// checks offsets and sizes against what L0 attached), the doorbells
+// eventfds bound to the device's doorbell register and MSI-X vector.
+Status Member::attach_device(const span_hello_reply &hr) {
+    span_pci_info info{};
+    if (::ioctl(sock_.get(), SPAN_PCI_INFO, &info) < 0) return Error::sys("SPAN_PCI_INFO");
+    if (!(info.status & SPAN_PCI_ST_CONNECTED) || info.member_id != hr.member_id ||
+        info.max_members != hr.max_members || info.mem_size != hr.mem_size ||
+        info.chan_size != hr.chan_size)
+        return Error{EPROTO, "span device does not match HELLO_REPLY"};
+    memfd_.reset(::fcntl(sock_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!memfd_) return Error::sys("dup");
+    chanfd_.reset(::fcntl(sock_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!chanfd_) return Error::sys("dup");
+    chan_offset_ = info.chan_offset;
+    for (uint32_t j = 0; j < max_members_; j++) {
+        auto e = make_eventfd();
+        if (!e) return e.error();
+        span_pci_eventfd ev{e.value().get(), j};
+        if (::ioctl(sock_.get(), SPAN_PCI_SET_EVENTFD, &ev) < 0)
+            return Error::sys("SPAN_PCI_SET_EVENTFD");
+        doorbells_.push_back(std::move(e.value()));
+    }
+    return map_channel();
+}
+
 Status Member::map_channel() {
-    // Even spand's answers are checked against the fds' real sizes: a
-    // mapping shorter than the layout would fault on first use.
-    auto msz = fd_size(memfd_.get());
-    if (!msz) return msz.error();
-    if (*msz < mem_size_) return Error{EPROTO, "memory fd smaller than announced"};
-    auto csz = fd_size(chanfd_.get());
-    if (!csz) return csz.error();
-    if (*csz < chan_size_) return Error{EPROTO, "channel fd smaller than announced"};
-    auto map = Mapping::map_shared(chanfd_.get(), chan_size_);
+    if (!dev_) {
+        // Even spand's answers are checked against the fds' real sizes: a
+        // mapping shorter than the layout would fault on first use.  (A
+        // device's mmap() does that check itself.)
+        auto msz = fd_size(memfd_.get());
+        if (!msz) return msz.error();
+        if (*msz < mem_size_) return Error{EPROTO, "memory fd smaller than announced"};
+        auto csz = fd_size(chanfd_.get());
+        if (!csz) return csz.error();
+        if (*csz < chan_size_) return Error{EPROTO, "channel fd smaller than announced"};
+    }
+    auto map = Mapping::map_shared(chanfd_.get(), chan_size_, chan_offset_);
     if (!map) return map.error();
     chan_ = std::move(map.value());
     span_chan_hdr ch;
@@ -170,7 +226,7 @@ Status Member::send_raw(uint16_t dst, void *msg, size_t len) {
 Status Member::notify(Msg &m) {
     stamp(m, is_member() ? static_cast<uint16_t>(id_) : 0, SPAN_MEMBER_SPAND, seq_++,
           m.hdr().flags);
-    return send_msg(sock_.get(), m);
+    return ctl_send(m);
 }
 
 void Member::count_reject(Reject r) {
@@ -239,7 +295,7 @@ Result<std::optional<Msg>> Member::recv_socket(int timeout_ms) {
     if (hung_up_) return Error{ECONNRESET, "spand hung up"};
     for (;;) {
         Reject why;
-        auto r = recv_msg(sock_.get(), nullptr, timeout_ms, &why);
+        auto r = ctl_recv(nullptr, timeout_ms, &why);
         if (r) {
             Msg &m = r.value();
             // spand never speaks as anyone else, and only to us.

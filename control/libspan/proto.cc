@@ -125,6 +125,40 @@ Result<Msg> recv_msg(int sock, std::vector<UniqueFd> *fds, int timeout_ms, Rejec
     return m;
 }
 
+Status send_dev(int fd, const Msg &m) {
+    ssize_t n;
+    do n = ::write(fd, m.data(), m.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return Error::sys("write to the span device");
+    if (static_cast<size_t>(n) != m.size()) return Error{EIO, "short write to the span device"};
+    return {};
+}
+
+Result<Msg> recv_dev(int fd, int timeout_ms, Reject *why) {
+    if (why) *why = Reject::None;
+    if (timeout_ms >= 0) {
+        pollfd p{fd, POLLIN, 0};
+        int r;
+        do r = ::poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) return Error::sys("poll");
+        if (r == 0) return Error{ETIMEDOUT, "timed out waiting for spand"};
+    }
+    static thread_local std::vector<uint64_t> buf(SPAN_MSG_MAX / 8);
+    ssize_t n;
+    do n = ::read(fd, buf.data(), SPAN_MSG_MAX);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN) return Error{EAGAIN, "no message"};
+        return Error::sys("read from the span device");
+    }
+    if (n == 0) return Error{ECONNRESET, "spand hung up"};
+    Reject r = validate_message(buf.data(), static_cast<size_t>(n));
+    if (why) *why = r;
+    if (r != Reject::None) return Error{EBADMSG, std::string("rejected: ") + reject_str(r)};
+    return Msg::from_bytes(buf.data(), static_cast<size_t>(n));
+}
+
 std::string name_str(const char (&name)[SPAN_NAME_LEN]) {
     return std::string(name, strnlen(name, SPAN_NAME_LEN));
 }

@@ -154,8 +154,9 @@ Reject validate_hello_reply(const span_msg_hdr &, const uint8_t *p, size_t n) {
     if (m.status < 0) return m.nr_fds == 0 ? Reject::None : Reject::Count;
     if (m.version < SPAN_PROTO_VERSION_MIN || m.version > SPAN_PROTO_VERSION)
         return Reject::Version;
-    if (m.flags & ~SPAN_VM_HUGEPAGES) return Reject::Field;
+    if (m.flags & ~(SPAN_VM_HUGEPAGES | SPAN_VM_IN_DEVICE)) return Reject::Field;
     if (m.max_members == 0) {  // control session: no VM resources
+        if (m.flags & SPAN_VM_IN_DEVICE) return Reject::Field;
         if (m.nr_fds || m.mem_size || m.chan_size || m.ring_size) return Reject::Field;
         return Reject::None;
     }
@@ -166,7 +167,9 @@ Reject validate_hello_reply(const span_msg_hdr &, const uint8_t *p, size_t n) {
         return Reject::Range;
     if (m.mem_size == 0 || m.mem_size % kPage || m.mem_size > SPAN_GPA_LIMIT) return Reject::Range;
     if (m.chan_size != chan_size(m.max_members, m.ring_size)) return Reject::Range;
-    if (m.nr_fds != SPAN_FD_DOORBELL0 + m.max_members) return Reject::Count;
+    // span-pci (full nesting): the fds stay in L0 QEMU's device.
+    uint32_t fds = (m.flags & SPAN_VM_IN_DEVICE) ? 0 : SPAN_FD_DOORBELL0 + m.max_members;
+    if (m.nr_fds != fds) return Reject::Count;
     return Reject::None;
 }
 

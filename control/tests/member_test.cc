@@ -1,5 +1,6 @@
 // Socket transport: SCM_RIGHTS, datagram bounds, hostile datagrams.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -134,4 +135,81 @@ TEST(Proto, QuotedAndStateNames) {
     EXPECT_STREQ(span::vm_state_str(SPAN_VM_PAUSED), "paused");
     EXPECT_STREQ(span::vm_state_str(SPAN_VM_SHUTDOWN), "shutdown");
     EXPECT_STREQ(span::vm_state_str(0xdead), "unknown");
+}
+
+// Full nesting: a character device path selects the span-pci transport.
+// Without a span-pci device, connecting must fail cleanly, never hang.
+TEST(Device, ConnectToNonSpanDeviceFails) {
+    ConnectOptions opt;
+    opt.socket_path = "/dev/null";  // a character device that is not span-pci
+    opt.vm_name = "vm";
+    opt.member_name = "l1";
+    opt.timeout_ms = 200;
+    auto r = Member::connect(opt);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ECONNRESET);  // read() of 0: "spand hung up"
+    opt.role = SPAN_ROLE_CONTROL;
+    r = Member::connect(opt);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, EPERM);  // devices admit members only
+}
+
+TEST(Device, SendRecvOverDeviceTransport) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    UniqueFd rd(p[0]), wr(p[1]);
+    Msg m = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{5, 6});
+    stamp(m, SPAN_MEMBER_SPAND, 1, 3);
+    ASSERT_TRUE(send_dev(wr.get(), m).ok());
+    auto r = recv_dev(rd.get(), 1000);
+    ASSERT_TRUE(r.ok()) << r.error().str();
+    EXPECT_EQ(r->get<span_heartbeat>().counter, 6u);
+    // Garbage is refused by validation.
+    uint64_t junk[8] = {0x1234};
+    ASSERT_EQ(::write(wr.get(), junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    Reject why;
+    r = recv_dev(rd.get(), 1000, &why);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, EBADMSG);
+    EXPECT_NE(why, Reject::None);
+    r = recv_dev(rd.get(), 0);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ETIMEDOUT);
+    wr.reset();
+    r = recv_dev(rd.get(), 1000);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ECONNRESET);
+}
+
+// The relay C ABI used by QEMU's span-pci device.
+TEST(Device, RelaySockSendRecv) {
+    Pair p;
+    auto efd = make_eventfd();
+    ASSERT_TRUE(efd.ok());
+    Msg m = Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 2});
+    stamp(m, 1, SPAN_MEMBER_SPAND, 4);
+    EXPECT_EQ(span_sock_send(p.a.get(), m.data(), m.size()), 0);
+    uint64_t junk[8] = {};
+    EXPECT_EQ(span_sock_send(p.a.get(), junk, sizeof(junk)), -EBADMSG);  // never forwarded
+    EXPECT_EQ(span_sock_send(p.a.get(), junk, 3), -EINVAL);
+    uint64_t buf[SPAN_MSG_MAX / 8];
+    size_t nfds = 9;
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, sizeof(buf), nullptr, 0, &nfds, 1000),
+              (ssize_t)m.size());
+    EXPECT_EQ(nfds, 0u);
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, sizeof(buf), nullptr, 0, nullptr, 0), -EAGAIN);
+    // fds: delivered up to max_fds; more is -EMSGSIZE (and they are closed).
+    int fds[] = {efd->get(), efd->get()};
+    ASSERT_TRUE(send_msg(p.a.get(), m, fds).ok());
+    int got[2] = {-1, -1};
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, sizeof(buf), got, 2, &nfds, 1000), (ssize_t)m.size());
+    EXPECT_EQ(nfds, 2u);
+    for (int fd : got) EXPECT_EQ(::close(fd), 0);
+    ASSERT_TRUE(send_msg(p.a.get(), m, fds).ok());
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, sizeof(buf), got, 1, &nfds, 1000), -EMSGSIZE);
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, 16, nullptr, 0, nullptr, 0), -EAGAIN);
+    ASSERT_TRUE(send_msg(p.a.get(), m).ok());
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, 16, nullptr, 0, nullptr, 1000), -EMSGSIZE);
+    p.a.reset();
+    EXPECT_EQ(span_sock_recv(p.b.get(), buf, sizeof(buf), nullptr, 0, nullptr, 1000), -ECONNRESET);
 }

@@ -183,6 +183,15 @@ TEST(Validate, HelloReply) {
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.mem_size = 100; }), Reject::Range);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.chan_size += 4096; }), Reject::Range);
     EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.nr_fds = 3; }), Reject::Count);
+    // span-pci (full nesting): resources in the device, no fds.
+    EXPECT_EQ(mutate<span_hello_reply>(m,
+                                       [](auto &x) {
+                                           x.flags = SPAN_VM_IN_DEVICE;
+                                           x.nr_fds = 0;
+                                       }),
+              Reject::None);
+    EXPECT_EQ(mutate<span_hello_reply>(m, [](auto &x) { x.flags = SPAN_VM_IN_DEVICE; }),
+              Reject::Count);
     EXPECT_EQ(mutate<span_hello_reply>(m,
                                        [](auto &x) {
                                            x = {};
@@ -197,6 +206,13 @@ TEST(Validate, HelloReply) {
                                            x.nr_fds = 2;
                                        }),
               Reject::Field);
+    EXPECT_EQ(mutate<span_hello_reply>(m,
+                                       [](auto &x) {
+                                           x = {};
+                                           x.version = 1;
+                                           x.flags = SPAN_VM_IN_DEVICE;
+                                       }),
+              Reject::Field);  // control sessions have no device
 }
 
 TEST(Validate, Ack) {

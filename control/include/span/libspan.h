@@ -53,6 +53,22 @@ const char *span_reject_str(int reject);
 /* Short name of a message type ("interrupt", ...), "unknown" if none. */
 const char *span_msg_type_str(unsigned type);
 
+/*
+ * Socket transport for relays (L0 QEMU's span-pci device forwards an L1's
+ * messages to spand on its own connection).  span_sock_send() sends one
+ * complete message of len bytes (hdr.len == len, validated first): 0 or
+ * -errno.  span_sock_recv() receives one message into buf (cap bytes)
+ * waiting up to timeout_ms (0: do not block; -1: forever) and returns its
+ * length once span_validate() accepted it; -EAGAIN when none came,
+ * -ECONNRESET when spand closed, -EBADMSG when validation refused it (it is
+ * dropped), -EMSGSIZE when it did not fit or carried more than max_fds fds.
+ * Up to max_fds received fds go to fds[] (*nr_fds of them, close-on-exec,
+ * owned by the caller); fds may be NULL when max_fds is 0.
+ */
+int span_sock_send(int sock, const void *msg, size_t len);
+ssize_t span_sock_recv(int sock, void *buf, size_t cap, int *fds,
+		       size_t max_fds, size_t *nr_fds, int timeout_ms);
+
 struct span_member;
 
 /* Connects to spand at socket_path (NULL: SPAN_DEFAULT_SOCKET), joins span

@@ -22,6 +22,10 @@
 namespace span {
 
 struct ConnectOptions {
+    // spand's socket, or a span-pci character device (/dev/spanN) when the
+    // member runs in an L1 hypervisor (full nesting): then the guest
+    // memory and the channel are the device's mmap()s and the doorbells
+    // eventfds bound with SPAN_PCI_SET_EVENTFD (linux/span_pci.h).
     std::string socket_path = SPAN_DEFAULT_SOCKET;
     std::string vm_name;      // member: required; control: optional binding
     std::string member_name;  // member: required
@@ -66,6 +70,10 @@ class Member {
     int control_fd() const { return sock_.get(); }
     int chan_fd() const { return chanfd_.get(); }
     bool is_member() const { return role_ == SPAN_ROLE_MEMBER; }
+    // True when connected through a span-pci device instead of a socket.
+    bool via_device() const { return dev_; }
+    // mmap() offset of the channel in chan_fd() (0, or the device's).
+    uint64_t chan_offset() const { return chan_offset_; }
 
     // Data plane.  send(): stamp, push to ring (id -> dst), publish and ring
     // the doorbell if the peer sleeps.  EAGAIN when the ring is full.
@@ -104,6 +112,9 @@ class Member {
     Member() = default;
     Status hello(const ConnectOptions &opt);
     Status map_channel();
+    Status attach_device(const span_hello_reply &hr);
+    Status ctl_send(const Msg &m);
+    Result<Msg> ctl_recv(std::vector<UniqueFd> *fds, int timeout_ms, Reject *why = nullptr);
     void count_reject(Reject r);
     void count_ring_reject(uint32_t peer, Reject r);
     void maybe_report(uint32_t peer);
@@ -127,6 +138,8 @@ class Member {
     uint32_t rr_ = 0;               // round-robin start among peers
     bool sleeping_ = false;
     bool hung_up_ = false;
+    bool dev_ = false;
+    uint64_t chan_offset_ = 0;
     std::deque<Msg> inbox_;
     RecvStats stats_;
     struct Peer {

@@ -69,6 +69,11 @@ Status send_msg(int sock, const Msg &m, std::span<const int> fds = {});
 Result<Msg> recv_msg(int sock, std::vector<UniqueFd> *fds, int timeout_ms = -1,
                      Reject *why = nullptr);
 
+// The same over a span-pci character device (/dev/spanN, full nesting):
+// one message per write()/read(); read() returning 0 means spand hung up.
+Status send_dev(int fd, const Msg &m);
+Result<Msg> recv_dev(int fd, int timeout_ms = -1, Reject *why = nullptr);
+
 // Fills the header fields a sender owns.
 void stamp(Msg &m, uint16_t src, uint16_t dst, uint64_t seq, uint32_t flags = 0);
 

@@ -144,6 +144,11 @@ SPAN_STATIC_ASSERT(sizeof(struct span_hello) == 80, "span_hello size");
 
 /* struct span_hello_reply.flags, struct span_ctl_create.flags */
 #define SPAN_VM_HUGEPAGES	_BITUL(0)
+/*
+ * HELLO_REPLY only: the resources are in a span-pci device (full nesting),
+ * not attached as fds; nr_fds is 0.  See linux/span_pci.h.
+ */
+#define SPAN_VM_IN_DEVICE	_BITUL(1)
 
 struct span_hello_reply {
 	__u8  version;		/* chosen major version */
