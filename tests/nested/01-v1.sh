@@ -5,9 +5,9 @@
 # guest as L2 and checks it. The L1's NESTED-TAP and NESTED-M lines are
 # passed on.
 . /job/nested/lib.sh
-L1_SMP=2 L1_MEM=1G L1_TIMEOUT=600
+L1_SMP=2 L1_MEM=1G L1_TIMEOUT=330
 [ -f $N/params ] && . $N/params
-if [ ! -f $N/vmlinuz-debian ]; then
+if [ ! -f $N/vmlinux-debian ]; then
 	nok "V1 Debian guest kernel present # missing (scripts/fetch-guest)"; exit 0
 fi
 if [ ! -c /dev/kvm ]; then
@@ -25,7 +25,7 @@ fi
 check "V1 L1 job exits 0" [ "$VM_STATUS" = 0 ]
 echo "NESTED-M: level=L0 v1_l1_last_heartbeat=\"$(last_heartbeat $T/l1.con)\""
 if [ "$VM_STATUS" != 0 ] || console_lines $T/l1.con 'NESTED-TAP: not ok' | grep -q .; then
-	echo "--- L1 console (tail)"; tr -d '\r' < $T/l1.con | grep -v '^NESTED-' | tail -n 40
+	echo "--- L1 console (tail)"; tr -d "\r" < $T/l1.con | grep -v "^NESTED-TAP:" | tail -n 40
 	echo "--- L1 qemu"; tail -n 10 $T/l1.con.qemu
 fi
 exit 0

@@ -12,7 +12,7 @@
 # console byte of an L2 is an exit through two levels: consoles stay quiet
 # (quiet loglevel=3 span.quiet=1), jobs print a few short lines.
 #
-# Files: /job/nested/ holds this file, vmlinuz-debian, modules/ (Debian's
+# Files: /job/nested/ holds this file, vmlinux-debian, modules/ (Debian's
 # virtio modules, loaded by l2_load_virtio), nested-bench (static) and, at
 # L0 only, lab.cpio (the L1 initramfs).
 #
