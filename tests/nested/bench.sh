@@ -13,7 +13,7 @@
 # Every measurement is a line "NESTED-M: level=L who=W NBENCH ..." (or
 # key=value pairs) on stdout; scripts/bench-nested turns them into JSON.
 . /job/nested/lib.sh
-L2_SMP=2 L2_MEM=256M L1_SMP=2 L1_MEM=1G L1_TIMEOUT=900 TOPOLOGIES=V1
+L2_SMP=2 L2_MEM=256M L1_SMP=2 L1_MEM=1G L1_TIMEOUT=300 TOPOLOGIES=V1
 [ -f $N/params ] && . $N/params
 
 # run_base TAG: the guest as a guest of L0.
