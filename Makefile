@@ -7,7 +7,7 @@ BUILD := $(TOP)/build
 export TOP BUILD
 
 .PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model test \
-	bench bench-kvm-ipi bench-shadow bench-span demo lab-shell clean
+	check-nested bench bench-kvm-ipi bench-shadow bench-span bench-nested demo lab-shell clean
 
 all: kernel qemu control image
 
@@ -41,6 +41,11 @@ check-kselftest-shadow: image
 check-span: image
 	@$(TOP)/scripts/run-span-tests
 
+# Full nesting: the lab as L0, L1 VMs (our kernel and QEMU) under it, the
+# Debian guest as L2 (Documentation/testing.rst; not a `make test` layer).
+check-nested: image
+	@$(TOP)/scripts/run-nested-tests
+
 check-patches:
 	@$(TOP)/scripts/check-patches
 
@@ -51,7 +56,7 @@ test:
 	@$(TOP)/scripts/run-tests
 
 # Benchmarks write JSON under build/bench/ (see Documentation/benchmarks.rst).
-bench: bench-channel bench-kvm-ipi bench-span bench-shadow
+bench: bench-channel bench-kvm-ipi bench-span bench-shadow bench-nested
 
 bench-kvm-ipi: image
 	@$(TOP)/scripts/bench-kvm-ipi
@@ -61,6 +66,9 @@ bench-shadow: image
 
 bench-span: image
 	@$(TOP)/scripts/bench-span
+
+bench-nested: image
+	@$(TOP)/scripts/bench-nested
 
 demo: image
 	@$(TOP)/scripts/demo

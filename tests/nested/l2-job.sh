@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0
+# The guest job of the full-nesting tests (tests/nested/), run by lab-init
+# in an unmodified Debian kernel at any level (an L2 in V1..V4, or a guest of
+# L0 as the benchmark's baseline). Prints a few short lines (console bytes
+# are exits through every level below):
+#   guest: kernel=... online=... nproc=...
+#   NBENCH cpu ...           the parallel CPU-bound job (nested-bench cpu
+#                            on every vCPU; CPU_WORK units, CPU_REPS reps)
+#   NBENCH exit-median ...   one KVM exit round trip (EXITS cpuid, 5 phases)
+#   blk: written A read B    virtio-blk (/dev/vda) write and read-back
+#   blk: checksums match
+# Parameters come from /job/params (sourced if present).
+CPU_WORK=2000 CPU_REPS=1 EXITS=0 BLK=1
+[ -f /job/params ] && . /job/params
+l2_mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
+if [ "$BLK" = 1 ]; then
+	for m in $l2_mods; do [ -f /job/modules/$m.ko ] && insmod /job/modules/$m.ko 2>/dev/null; done
+fi
+n=$(nproc)
+echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) nproc=$n clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+[ "$EXITS" -gt 0 ] && /job/nested-bench exit "$EXITS" 5 | grep median
+cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
+/job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
+if [ "$BLK" = 1 ]; then
+	i=0
+	while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -b /dev/vda ] || { echo "blk: no /dev/vda"; exit 1; }
+	dd if=/dev/urandom of=/tmp/pattern bs=64k count=32 2>/dev/null
+	a=$(md5sum < /tmp/pattern | cut -d' ' -f1)
+	dd if=/tmp/pattern of=/dev/vda bs=64k count=32 conv=fsync 2>/dev/null || { echo "blk: write failed"; exit 1; }
+	echo 3 > /proc/sys/vm/drop_caches
+	b=$(dd if=/dev/vda bs=64k count=32 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+	echo "blk: written $a read $b"
+	[ "$a" = "$b" ] && echo "blk: checksums match"
+fi
+exit 0

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers of the full-nesting tests and benchmark (tests/nested/), sourced
+# by busybox sh at every level: in the lab (L0) and in each L1.
+#
+# Levels: the lab VM (TCG, our kernel, real KVM) is L0; an L1 is a KVM guest
+# of L0 running our kernel and our QEMU (lab.cpio as its initramfs, so it
+# carries everything L0 has); an L2 is a guest of an L1 (the unmodified
+# Debian kernel with guest.cpio). No level below L0 shares a folder with the
+# one above (our QEMU has no virtio-9p): a level gets its job as an extra
+# cpio appended to its initramfs (/job/run and /job/nested/...), and its
+# results come back on its serial console, a file of the level above. Every
+# console byte of an L2 is an exit through two levels: consoles stay quiet
+# (quiet loglevel=3 span.quiet=1), jobs print a few short lines.
+#
+# Files: /job/nested/ holds this file, vmlinux-debian, modules/ (Debian's
+# virtio modules, loaded by l2_load_virtio), nested-bench (static) and, at
+# L0 only, lab.cpio (the L1 initramfs).
+#
+# Result lines: "NESTED-TAP: ok NAME" / "NESTED-TAP: not ok NAME # why";
+# scripts/run-nested-tests numbers them. Measurements: "NESTED-M: key=value".
+PATH=/span/bin:$PATH
+N=/job/nested
+T=/tmp/nested
+QEMU=qemu-system-x86_64
+mkdir -p "$T"
+
+ok() { echo "NESTED-TAP: ok $*"; }
+nok() { echo "NESTED-TAP: not ok $*"; }
+skip() { n=$1; shift; echo "NESTED-TAP: ok $n # SKIP $*"; }
+# check NAME COMMAND...: one result line from COMMAND's status.
+check() { n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
+# grep_check NAME PATTERN FILE
+grep_check() {
+	if tr -d '\r' < "$3" | grep -q -e "$2"; then ok "$1"
+	else nok "$1 # '$2' not in $(basename "$3"): $(tr -d '\r' < "$3" | tail -n 3 | tr '\n' ' ' | cut -c1-200)"; fi
+}
+# now_ms: this level's monotonic clock in ms (guest clocks under TCG are
+# only good for ratios measured the same way in one run).
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+# console_lines FILE PREFIX: the lines of a console starting with PREFIX.
+console_lines() { tr -d '\r' < "$1" 2>/dev/null | grep "^$2" || true; }
+# guest_status CONSOLE: the job's exit status reported by lab-init.
+guest_status() { tr -d '\r' < "$1" 2>/dev/null | sed -n 's/^SPAN-LAB-EXIT: \([0-9]*\)$/\1/p' | tail -n 1; }
+# mem_avail_kb: MemAvailable of this level.
+mem_avail_kb() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
+
+# heartbeat_start [SEC]: print "NESTED-HB: <uptime> <ctxt>" every SEC (10)
+# seconds in the background (HB is its pid), so that the level above can
+# tell a stuck level (heartbeats stop) from a slow guest inside it.
+heartbeat_start() {
+	(while :; do echo "NESTED-HB: up=$(cut -d' ' -f1 /proc/uptime) $(grep '^ctxt' /proc/stat)"; sleep "${1:-10}"; done) &
+	HB=$!
+}
+heartbeat_stop() { kill "$HB" 2>/dev/null; }
+# last_heartbeat CONSOLE: the last heartbeat line of a console (or "none").
+last_heartbeat() { l=$(console_lines "$1" 'NESTED-HB:' | tail -n 1); echo "${l:-no heartbeat}"; }
+
+# pack_initrd BASE DIR OUT: the cpio BASE followed by DIR's files (as /).
+pack_initrd() {
+	(cd "$2" && find . | cpio -o -H newc 2>/dev/null) > "$3.tail" &&
+		cat "$1" "$3.tail" > "$3" && rm -f "$3.tail"
+}
+
+# l2_initrd SCRIPT OUT: an L2 initramfs: guest.cpio (busybox, lab-init),
+# SCRIPT as /job/run, Debian's virtio modules in /job/modules,
+# nested-bench in /job and $N/params as /job/params.
+l2_initrd() {
+	d=$T/l2rd.$$
+	rm -rf "$d" && mkdir -p "$d/job"
+	cp "$1" "$d/job/run"
+	[ -d $N/modules ] && cp -r $N/modules "$d/job/"
+	[ -x $N/nested-bench ] && cp $N/nested-bench "$d/job/"
+	[ -f $N/params ] && cp $N/params "$d/job/params"
+	pack_initrd /boot/guest.cpio "$d" "$2"
+	rm -rf "$d"
+}
+
+# l1_initrd SCRIPT OUT: an L1 initramfs: lab.cpio (our QEMU, kernel,
+# guest.cpio...), SCRIPT as /job/run, and /job/nested without lab.cpio.
+l1_initrd() {
+	[ -f $N/lab.cpio ] || { echo "nested: no $N/lab.cpio (the L1 initramfs)"; return 1; }
+	d=$T/l1rd.$$
+	rm -rf "$d" && mkdir -p "$d/job/nested"
+	cp "$1" "$d/job/run"
+	for f in $N/*; do
+		case "$f" in */lab.cpio) ;; *) cp -r "$f" "$d/job/nested/" ;; esac
+	done
+	pack_initrd $N/lab.cpio "$d" "$2"
+	rm -rf "$d"
+}
+
+# l2_load_virtio: (in a Debian L2) load Debian's virtio-pci and virtio-blk
+# modules from /job/modules, in dependency order.
+l2_load_virtio() {
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+		[ -f /job/modules/$m.ko ] && insmod /job/modules/$m.ko 2>/dev/null
+	done
+	return 0
+}
+
+# vm WHAT KERNEL INITRD CONSOLE [QEMU-ARGS...]: boot one guest under this
+# level's KVM in the foreground, console in CONSOLE (a file), QEMU's own
+# output in CONSOLE.qemu. WHAT names it in messages ("L1", "L2 of L1a"...).
+# SMP (default 2), MEM (256M), TIMEOUT (300 s) and APPEND (extra kernel
+# command line) are read from the environment. Sets VM_STATUS to the job's
+# exit status (empty if the guest never reported one), VM_MS to the time
+# from launch to power-off on this level's clock, and VM_ERR to a one-line
+# reason on failure; returns 0 only if the job reported status 0.
+vm() {
+	what=$1 kern=$2 rd=$3 con=$4; shift 4
+	rm -f "$con"
+	t0=$(now_ms)
+	timeout -k 5 "${TIMEOUT:-300}" $QEMU -accel kvm -cpu host \
+		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "$kern" -initrd "$rd" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.quiet=1 span.run=/job/run${APPEND:+ $APPEND}" \
+		-display none -no-reboot -nodefaults -nic none -vga none \
+		-serial "file:$con" "$@" > "$con.qemu" 2>&1
+	rc=$?
+	VM_MS=$(( $(now_ms) - t0 ))
+	VM_STATUS=$(guest_status "$con")
+	VM_ERR=
+	if [ -z "$VM_STATUS" ]; then
+		if [ $rc = 124 ] || [ $rc = 137 ] || grep -q 'terminating on signal' "$con.qemu"; then
+			VM_ERR="$what timed out after ${TIMEOUT:-300}s (its last heartbeat: $(last_heartbeat "$con"))"
+		elif [ ! -s "$con" ]; then
+			VM_ERR="$what did not boot: no console output (qemu exit $rc: $(tail -n 2 "$con.qemu" | tr '\n' ' ' | cut -c1-200))"
+		else
+			VM_ERR="$what stopped without reporting a status (kernel panic or reset?): $(tr -d '\r' < "$con" | tail -n 3 | tr '\n' ' ' | cut -c1-200)"
+		fi
+		echo "nested: $VM_ERR" >&2
+		return 1
+	fi
+	[ "$VM_STATUS" = 0 ]
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nested-bench: the guest half of `make bench-nested` and of the
+ * check-nested CPU job (tests/nested/). A static program run in a guest at
+ * any nesting level; one line per measurement, "NBENCH <kind> key=value...".
+ *
+ *   nested-bench cpu WORK REPS CPU...
+ *       one thread pinned to each CPU runs WORK units of 1000 xorshift64
+ *       steps (register-only, the same work on every CPU); the wall time
+ *       from releasing the threads to the last one finishing, on
+ *       CLOCK_MONOTONIC. REPS repetitions.
+ *   nested-bench exit N PHASES
+ *       N cpuid instructions (leaf 0) per phase on the current CPU: cpuid
+ *       always exits to the hypervisor below, so one is one KVM exit round
+ *       trip of this level (guest -> its KVM -> guest). Prints the time per
+ *       exit of each phase and the median phase.
+ */
+#define _GNU_SOURCE
+#include <cpuid.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "nested-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static long num(const char *s, long min)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == 0 || *end != 0 || v < min) {
+		fprintf(stderr, "nested-bench: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+struct cpu_arg {
+	int cpu;
+	long work;
+	uint64_t result;
+};
+
+static atomic_int ready, go;
+
+static void *worker(void *p)
+{
+	struct cpu_arg *a = p;
+	uint64_t x = 88172645463325252ull + a->cpu;
+
+	pin(a->cpu);
+	atomic_fetch_add(&ready, 1);
+	while (!atomic_load(&go))
+		usleep(100);
+	for (long i = 0; i < a->work; i++)
+		for (int j = 0; j < 1000; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+	a->result = x;
+	return NULL;
+}
+
+static int cmd_cpu(int argc, char **argv)
+{
+	long work, reps;
+	int n = argc - 2;
+
+	if (argc < 3)
+		return 2;
+	work = num(argv[0], 1);
+	reps = num(argv[1], 1);
+	for (long r = 0; r < reps; r++) {
+		struct cpu_arg a[n];
+		pthread_t t[n];
+		uint64_t t0, t1, sum = 0;
+
+		atomic_store(&ready, 0);
+		atomic_store(&go, 0);
+		for (int i = 0; i < n; i++) {
+			a[i] = (struct cpu_arg){ (int)num(argv[2 + i], 0), work, 0 };
+			if (pthread_create(&t[i], NULL, worker, &a[i]))
+				die("pthread_create");
+		}
+		while (atomic_load(&ready) < n)
+			usleep(1000);
+		t0 = now_ns();
+		atomic_store(&go, 1);
+		for (int i = 0; i < n; i++) {
+			pthread_join(t[i], NULL);
+			sum += a[i].result;
+		}
+		t1 = now_ns();
+		printf("NBENCH cpu rep=%ld threads=%d work=%ld wall_ns=%llu check=%llx\n",
+		       r, n, work, (unsigned long long)(t1 - t0),
+		       (unsigned long long)(sum & 0xffff));
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_exit(int argc, char **argv)
+{
+	long n, phases;
+	uint64_t *per;
+
+	if (argc != 2)
+		return 2;
+	n = num(argv[0], 1);
+	phases = num(argv[1], 1);
+	per = calloc(phases, sizeof(*per));
+	if (!per)
+		die("calloc");
+	for (long p = 0; p < phases; p++) {
+		unsigned int a, b, c, d;
+		uint64_t t0 = now_ns();
+
+		for (long i = 0; i < n; i++)
+			__cpuid(0, a, b, c, d);
+		per[p] = (now_ns() - t0) / n;
+		printf("NBENCH exit phase=%ld n=%ld ns_per_exit=%llu\n", p, n,
+		       (unsigned long long)per[p]);
+	}
+	qsort(per, phases, sizeof(*per), cmp);
+	printf("NBENCH exit-median n=%ld phases=%ld ns_per_exit=%llu\n", n, phases,
+	       (unsigned long long)per[phases / 2]);
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int r = 2;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && !strcmp(argv[1], "cpu"))
+		r = cmd_cpu(argc - 2, argv + 2);
+	else if (argc >= 2 && !strcmp(argv[1], "exit"))
+		r = cmd_exit(argc - 2, argv + 2);
+	if (r == 2)
+		fprintf(stderr, "usage: nested-bench cpu WORK REPS CPU... | exit N PHASES\n");
+	return r;
+}
