@@ -246,10 +246,12 @@ namespace {
 Reject validate_io_req(const uint8_t *p, size_t n, bool pio) {
     span_io_req m;
     if (!load(m, p, n)) return Reject::Size;
-    if (m.reserved || m.reserved2) return Reject::Reserved;
+    if ((m.flags & ~SPAN_IO_F_POSTED) || m.reserved2) return Reject::Reserved;
     if (m.is_write > 1) return Reject::Field;
     if (m.size != 1 && m.size != 2 && m.size != 4 && (pio || m.size != 8)) return Reject::Field;
-    if (m.vcpu == SPAN_APIC_NONE) return Reject::Field;
+    bool posted = m.flags & SPAN_IO_F_POSTED;
+    if (posted && !m.is_write) return Reject::Field;
+    if (m.vcpu == SPAN_APIC_NONE && !posted) return Reject::Field;
     uint64_t limit = pio ? 0x10000 : SPAN_GPA_LIMIT;
     if (m.addr >= limit || m.size > limit - m.addr) return Reject::Range;
     if (!m.is_write && m.data) return Reject::Field;
@@ -264,6 +266,27 @@ Reject validate_mmio_req(const span_msg_hdr &, const uint8_t *p, size_t n) {
 
 Reject validate_pio_req(const span_msg_hdr &, const uint8_t *p, size_t n) {
     return validate_io_req(p, n, true);
+}
+
+Reject validate_ioeventfd(const span_msg_hdr &, const uint8_t *p, size_t n) {
+    span_ioeventfd m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (m.reserved || (m.flags & ~SPAN_IOEVENTFD_F_VALID)) return Reject::Reserved;
+    if (m.op != SPAN_IOEVENTFD_ADD && m.op != SPAN_IOEVENTFD_DEL) return Reject::Field;
+    bool pio = m.flags & SPAN_IOEVENTFD_F_PIO;
+    bool match = m.flags & SPAN_IOEVENTFD_F_DATAMATCH;
+    if (m.size == 0) {
+        // "any size" exists for MMIO without datamatch only
+        if (pio || match) return Reject::Field;
+    } else if (m.size != 1 && m.size != 2 && m.size != 4 && (pio || m.size != 8)) {
+        return Reject::Field;
+    }
+    uint64_t limit = pio ? 0x10000 : SPAN_GPA_LIMIT;
+    uint64_t len = m.size ? m.size : 1;
+    if (m.addr >= limit || len > limit - m.addr) return Reject::Range;
+    if (!match && m.data) return Reject::Field;
+    if (match && m.size < 8 && (m.data >> (8 * m.size))) return Reject::Range;
+    return Reject::None;
 }
 
 Reject validate_io_resp(const span_msg_hdr &h, const uint8_t *p, size_t n) {
@@ -552,6 +575,8 @@ Reject validate_message(const void *buf, size_t len) {
             return validate_ctl_sub_info(h, p, n);
         case SPAN_MSG_PEER_REPORT:
             return validate_peer_report(h, p, n);
+        case SPAN_MSG_IOEVENTFD:
+            return validate_ioeventfd(h, p, n);
     }
     return Reject::Type;
 }
@@ -582,7 +607,7 @@ const char *span_msg_type_str(unsigned type) {
                                         "shutdown",     "heartbeat",     "vm-state",
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
-                                        "ctl-sub-info", "peer-report"};
+                                        "ctl-sub-info", "peer-report", "ioeventfd"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

@@ -104,7 +104,8 @@ TEST(ValidateHeader, PayloadSizeMismatchForEveryFixedType) {
         SPAN_MSG_CTL_DESTROY,     SPAN_MSG_CTL_SHOW,        SPAN_MSG_CTL_VM_INFO,
         SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO,    SPAN_MSG_TOPOLOGY_GET,
         SPAN_MSG_CTL_LIST,        SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
-        SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE,      SPAN_MSG_PEER_REPORT};
+        SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE,      SPAN_MSG_PEER_REPORT,
+        SPAN_MSG_IOEVENTFD};
     for (uint16_t t : types) {
         uint16_t dst = t == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 2;
         Msg m = stamped(Msg::make(t, 128 + 8), 1, dst);  // no fixed type has 136 bytes
@@ -318,8 +319,14 @@ TEST(Validate, MmioAndPio) {
     Msg m = mk(SPAN_MSG_MMIO_REQ, r);
     EXPECT_EQ(v(m), Reject::None);
     using R = span_io_req;
-    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.flags = 2; }), Reject::Reserved);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.reserved2 = 1; }), Reject::Reserved);
+    // posted writes: no vCPU needed, never a read
+    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.flags = SPAN_IO_F_POSTED; }), Reject::None);
+    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.flags = SPAN_IO_F_POSTED, x.vcpu = SPAN_APIC_NONE; }),
+              Reject::None);
+    EXPECT_EQ(mutate<R>(m, [](auto &x) { x.flags = SPAN_IO_F_POSTED, x.is_write = 0, x.data = 0; }),
+              Reject::Field);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.is_write = 2; }), Reject::Field);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.size = 3; }), Reject::Field);
     EXPECT_EQ(mutate<R>(m, [](auto &x) { x.size = 0; }), Reject::Field);
@@ -346,6 +353,59 @@ TEST(Validate, MmioAndPio) {
               Reject::None);
     Msg presp = mk(SPAN_MSG_PIO_RESP, span_io_resp{1, 1ull << 32, 0, 0});
     EXPECT_EQ(v(presp), Reject::Range);
+}
+
+TEST(Validate, Ioeventfd) {
+    span_ioeventfd e{};
+    e.addr = 0xfe003000;
+    e.device = SPAN_DEVICE_NONE;
+    e.op = SPAN_IOEVENTFD_ADD;
+    e.size = 0;
+    Msg m = mk(SPAN_MSG_IOEVENTFD, e);
+    EXPECT_EQ(v(m), Reject::None);
+    using E = span_ioeventfd;
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.op = SPAN_IOEVENTFD_DEL; }), Reject::None);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.op = 0; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.op = 3; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.flags = 4; }), Reject::Reserved);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.data = 1; }), Reject::Field);  // no datamatch
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_DATAMATCH; }),
+              Reject::Field);  // datamatch needs a size
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.size = 3; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.size = 8; }), Reject::None);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.addr = SPAN_GPA_LIMIT; }), Reject::Range);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.addr = SPAN_GPA_LIMIT - 4, x.size = 8; }),
+              Reject::Range);
+    EXPECT_EQ(mutate<E>(m,
+                        [](auto &x) {
+                            x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0x1ffff;
+                        }),
+              Reject::Range);
+    EXPECT_EQ(mutate<E>(m,
+                        [](auto &x) {
+                            x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0xffff;
+                        }),
+              Reject::None);
+    // ports: legacy virtio-pci notifies by queue number at a 16-bit port
+    EXPECT_EQ(mutate<E>(m,
+                        [](auto &x) {
+                            x.flags = SPAN_IOEVENTFD_F_PIO | SPAN_IOEVENTFD_F_DATAMATCH,
+                            x.addr = 0xc050, x.size = 2, x.data = 1;
+                        }),
+              Reject::None);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0xc050; }),
+              Reject::Field);  // any-size is MMIO only
+    EXPECT_EQ(mutate<E>(m,
+                        [](auto &x) {
+                            x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0xfffe, x.size = 4;
+                        }),
+              Reject::Range);
+    EXPECT_EQ(mutate<E>(m,
+                        [](auto &x) {
+                            x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0x60, x.size = 8;
+                        }),
+              Reject::Field);
 }
 
 TEST(Validate, Msi) {

@@ -334,6 +334,12 @@ static void span_reset_from_peer(void)
     qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
 }
 
+static void span_kick_topology(void);
+static void span_kick_sync(void);
+static void span_kick_request(const struct span_msg_hdr *h);
+static bool span_do_kick(const struct span_msg_hdr *h);
+static void span_kick_setup(void);
+
 static void span_topology(const struct span_msg_hdr *h)
 {
     const struct span_topology *t = (const void *)(h + 1);
@@ -351,6 +357,7 @@ static void span_topology(const struct span_msg_hdr *h)
         }
     }
     span.generation = t->generation;
+    span_kick_topology();
 }
 
 void span_register_accel(const SpanAccelOps *ops)
@@ -606,6 +613,12 @@ static void span_do_io(const struct span_msg_hdr *h)
     MemTxResult res;
     bool resetting = qemu_reset_requested_get() != SHUTDOWN_CAUSE_NONE;
 
+    if (req->flags & SPAN_IO_F_POSTED) {
+        if (!span_do_kick(h)) {
+            span_count_error();
+        }
+        return;
+    }
     stq_le_p(buf, req->data);
     res = address_space_rw(pio ? &address_space_io : &address_space_memory,
                            req->addr, MEMTXATTRS_UNSPECIFIED, buf, req->size,
@@ -734,6 +747,9 @@ static void span_handle(const struct span_msg_hdr *h)
     case SPAN_MSG_WT_PUBLISH:
     case SPAN_MSG_WT_INVALIDATE:
         span_wt_request(h);
+        break;
+    case SPAN_MSG_IOEVENTFD:
+        span_kick_request(h);
         break;
     case SPAN_MSG_WT_ACK:
         span_wt_acked(h);
@@ -1238,11 +1254,314 @@ void span_machine_setup(MachineState *ms, Error **errp)
     if (!span_wait_placement(errp)) {
         return;
     }
+    span_kick_setup();
     span.machine_done.notify = span_machine_done;
     qemu_add_machine_init_done_notifier(&span.machine_done);
     span.vmstate = qemu_add_vm_change_state_handler(span_vm_state_change,
                                                     NULL);
     qemu_register_reset(span_reset_handler, NULL);
+}
+
+/*
+ * Posted notifications (ioeventfd into the channel).  The owner of the
+ * devices tells every vCPU host where its devices take ioeventfd-style
+ * notifications (virtio queue kicks): a memory listener sees each
+ * ioeventfd as the device registers it and sends SPAN_MSG_IOEVENTFD ADD
+ * (DEL when it goes).  A vCPU host registers the same address with its
+ * KVM, bound to an eventfd of its own: a guest write there completes in
+ * KVM without leaving it, and this member's main loop posts the write to
+ * the owner (MMIO_REQ/PIO_REQ with SPAN_IO_F_POSTED, no answer), where it
+ * reaches the device's own ioeventfd (memory core) as a local kick would.
+ * Several kicks before the main loop runs become one, as with any
+ * ioeventfd.  Invariant: the owner executes a posted write only at an
+ * address it announced itself, so a peer cannot post anything else; a
+ * vCPU host registers only what the owner announced.
+ */
+typedef struct SpanKick {
+    struct span_ioeventfd e;        /* as announced (op ignored) */
+    EventNotifier notifier;         /* vCPU hosts: KVM signals it */
+    bool registered;
+} SpanKick;
+
+#define SPAN_KICKS_MAX 1024         /* announcements a vCPU host accepts */
+
+static struct {
+    GPtrArray *list;                /* SpanKick * */
+    uint32_t told;                  /* owner: peers that got the list */
+    MemoryListener mem, io;
+} kick;
+
+/* The wire's rules for an announcement (libspan's validation). */
+static int span_validate_ioeventfd_fields(const struct span_ioeventfd *e)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_ioeventfd e;
+    } msg;
+
+    span_msg_init(&msg, SPAN_MSG_IOEVENTFD, sizeof(msg), span.id ? 0 : 1);
+    msg.e = *e;
+    msg.e.op = SPAN_IOEVENTFD_ADD;
+    return span_validate(&msg, sizeof(msg));
+}
+
+static bool span_kick_same(const struct span_ioeventfd *a,
+                           const struct span_ioeventfd *b)
+{
+    return a->addr == b->addr && a->size == b->size &&
+           a->flags == b->flags && a->data == b->data;
+}
+
+static SpanKick *span_kick_find(const struct span_ioeventfd *e, guint *index)
+{
+    for (guint i = 0; i < kick.list->len; i++) {
+        SpanKick *k = g_ptr_array_index(kick.list, i);
+
+        if (span_kick_same(&k->e, e)) {
+            if (index) {
+                *index = i;
+            }
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t span_kick_peers(void)
+{
+    QEMU_LOCK_GUARD(&span.lock);
+    return span_peers();
+}
+
+static void span_kick_send(uint32_t peers, const struct span_ioeventfd *e,
+                           uint8_t op)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_ioeventfd e;
+    } msg;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    for (uint16_t dst = 0; dst < SPAN_MAX_MEMBERS; dst++) {
+        if (peers & (1u << dst)) {
+            span_msg_init(&msg, SPAN_MSG_IOEVENTFD, sizeof(msg), dst);
+            msg.e = *e;
+            msg.e.op = op;
+            span_send_locked(dst, &msg, sizeof(msg));
+        }
+    }
+}
+
+/* Owner: a device registered or removed an ioeventfd. */
+static void span_kick_listener(MemoryListener *l, MemoryRegionSection *sec,
+                               bool match_data, uint64_t data, bool add)
+{
+    struct span_ioeventfd e = {
+        .addr = sec->offset_within_address_space,
+        .data = match_data ? data : 0,
+        .device = SPAN_DEVICE_NONE,
+        .size = int128_get64(sec->size),
+        .flags = (l == &kick.io ? SPAN_IOEVENTFD_F_PIO : 0) |
+                 (match_data ? SPAN_IOEVENTFD_F_DATAMATCH : 0),
+    };
+    guint index;
+    SpanKick *k;
+
+    if (!span_owns_firmware() || span_validate_ioeventfd_fields(&e) != 0) {
+        return;     /* only the owner's devices are real; odd ones stay local */
+    }
+    k = span_kick_find(&e, &index);
+    if (add && !k) {
+        k = g_new0(SpanKick, 1);
+        k->e = e;
+        g_ptr_array_add(kick.list, k);
+    } else if (!add && k) {
+        g_ptr_array_remove_index(kick.list, index);
+        g_free(k);
+    } else {
+        return;
+    }
+    span_kick_send(kick.told & span_kick_peers(), &e,
+                   add ? SPAN_IOEVENTFD_ADD : SPAN_IOEVENTFD_DEL);
+    span_kick_sync();
+}
+
+static void span_kick_add(MemoryListener *l, MemoryRegionSection *sec,
+                          bool match_data, uint64_t data, EventNotifier *e)
+{
+    span_kick_listener(l, sec, match_data, data, true);
+}
+
+static void span_kick_del(MemoryListener *l, MemoryRegionSection *sec,
+                          bool match_data, uint64_t data, EventNotifier *e)
+{
+    span_kick_listener(l, sec, match_data, data, false);
+}
+
+/*
+ * Owner: vCPU hosts that appeared since the last call get every current
+ * announcement.  Invariant: each member in kick.told has been sent the
+ * whole list, in order, since it last appeared.
+ */
+static void span_kick_sync(void)
+{
+    uint32_t peers = span_kick_peers(), fresh = peers & ~kick.told;
+
+    for (guint i = 0; fresh && i < kick.list->len; i++) {
+        SpanKick *k = g_ptr_array_index(kick.list, i);
+
+        span_kick_send(fresh, &k->e, SPAN_IOEVENTFD_ADD);
+    }
+    kick.told = peers;
+}
+
+static void span_kick_topology(void)
+{
+    if (kick.list && span_owns_firmware()) {
+        span_kick_sync();
+    }
+}
+
+/* vCPU host: KVM caught a guest write at an announced address. */
+static void span_kick_read(EventNotifier *n)
+{
+    SpanKick *k = container_of(n, SpanKick, notifier);
+    bool pio = k->e.flags & SPAN_IOEVENTFD_F_PIO;
+    struct {
+        struct span_msg_hdr h;
+        struct span_io_req r;
+    } msg = { 0 };
+
+    if (!event_notifier_test_and_clear(n)) {
+        return;
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    if (span.dev_owner >= SPAN_MAX_MEMBERS || span.dev_owner == span.id) {
+        span.total.errors++;
+        return;
+    }
+    span_msg_init(&msg, pio ? SPAN_MSG_PIO_REQ : SPAN_MSG_MMIO_REQ,
+                  sizeof(msg), span.dev_owner);
+    msg.r.addr = k->e.addr;
+    msg.r.data = k->e.data;
+    /* "any size" is a virtio-pci notify: the guest writes 16 bits */
+    msg.r.size = k->e.size ? k->e.size : 2;
+    msg.r.is_write = 1;
+    msg.r.flags = SPAN_IO_F_POSTED;
+    msg.r.vcpu = SPAN_APIC_NONE;
+    msg.r.device = SPAN_DEVICE_NONE;
+    if (span_send_locked(span.dev_owner, &msg, sizeof(msg)) == 0) {
+        span.total.kicks_sent++;
+        span.peer[span.dev_owner].kicks_sent++;
+    }
+}
+
+static void span_kick_unregister(SpanKick *k)
+{
+    if (k->registered) {
+        event_notifier_set_handler(&k->notifier, NULL);
+        span.ops->ioeventfd(false, &k->e,
+                            event_notifier_get_fd(&k->notifier));
+        event_notifier_cleanup(&k->notifier);
+        k->registered = false;
+    }
+}
+
+/* vCPU host: the owner announces or withdraws a notification address. */
+static void span_kick_request(const struct span_msg_hdr *h)
+{
+    const struct span_ioeventfd *e = (const void *)(h + 1);
+    guint index;
+    SpanKick *k;
+    int r;
+
+    if (h->src != span.dev_owner || span_owns_firmware() || !span.ops ||
+        !span.ops->ioeventfd) {
+        span_count_error();
+        return;
+    }
+    k = span_kick_find(e, &index);
+    if (e->op == SPAN_IOEVENTFD_DEL) {
+        if (!k) {
+            span_count_error();
+            return;
+        }
+        span_kick_unregister(k);
+        g_ptr_array_remove_index(kick.list, index);
+        g_free(k);
+        return;
+    }
+    if (k || kick.list->len >= SPAN_KICKS_MAX) {
+        span_count_error();
+        return;
+    }
+    k = g_new0(SpanKick, 1);
+    k->e = *e;
+    if (event_notifier_init(&k->notifier, false) < 0) {
+        g_free(k);
+        span_count_error();
+        return;
+    }
+    r = span.ops->ioeventfd(true, &k->e, event_notifier_get_fd(&k->notifier));
+    if (r < 0) {
+        /* e.g. the address is taken: guest writes stay synchronous */
+        warn_report("-span: cannot take notifications at %s 0x%" PRIx64
+                    ": %s", e->flags & SPAN_IOEVENTFD_F_PIO ? "port" :
+                    "address", (uint64_t)e->addr, strerror(-r));
+        event_notifier_cleanup(&k->notifier);
+        g_free(k);
+        span_count_error();
+        return;
+    }
+    k->registered = true;
+    event_notifier_set_handler(&k->notifier, span_kick_read);
+    g_ptr_array_add(kick.list, k);
+}
+
+/* Owner: executes a posted write if it is a notification it announced. */
+static bool span_do_kick(const struct span_msg_hdr *h)
+{
+    const struct span_io_req *req = (const void *)(h + 1);
+    bool pio = h->type == SPAN_MSG_PIO_REQ;
+    uint8_t buf[8] = { 0 };
+    bool ok = false;
+
+    for (guint i = 0; i < kick.list->len && !ok; i++) {
+        const SpanKick *k = g_ptr_array_index(kick.list, i);
+
+        ok = k->e.addr == req->addr &&
+             !!(k->e.flags & SPAN_IOEVENTFD_F_PIO) == pio &&
+             (k->e.size ? k->e.size == req->size : req->size == 2) &&
+             (!(k->e.flags & SPAN_IOEVENTFD_F_DATAMATCH) ||
+              k->e.data == req->data);
+    }
+    if (!ok) {
+        return false;
+    }
+    stq_le_p(buf, req->data);
+    address_space_write(pio ? &address_space_io : &address_space_memory,
+                        req->addr, MEMTXATTRS_UNSPECIFIED, buf, req->size);
+    QEMU_LOCK_GUARD(&span.lock);
+    span.total.kicks_received++;
+    if (h->src < SPAN_MAX_MEMBERS) {
+        span.peer[h->src].kicks_received++;
+    }
+    return true;
+}
+
+static void span_kick_setup(void)
+{
+    kick.list = g_ptr_array_new();
+    kick.mem = (MemoryListener) {
+        .name = "span-kick",
+        .eventfd_add = span_kick_add,
+        .eventfd_del = span_kick_del,
+        .priority = MEMORY_LISTENER_PRIORITY_DEV_BACKEND,
+    };
+    kick.io = kick.mem;
+    kick.io.name = "span-kick-io";
+    memory_listener_register(&kick.mem, &address_space_memory);
+    memory_listener_register(&kick.io, &address_space_io);
 }
 
 static SpanCounters *span_counters_copy(const SpanCounters *c)

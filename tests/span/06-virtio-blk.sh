@@ -2,7 +2,9 @@
 # check-span: virtio-blk owned by member 0, written and read back with
 # checksums by a process pinned to vCPU 2 (hosted by member 1): its MMIO
 # (notifications, config) is forwarded to member 0, the disk's MSI-X
-# interrupts are routed to member 1.
+# interrupts are routed to member 1.  The queue notifications from vCPU 2
+# are posted (ioeventfd in member 1's KVM, SPAN_MSG_IOEVENTFD): query-span
+# counts them on both members.
 . /job/span/lib.sh
 
 cat > $T/blk.sh <<'JOB'
@@ -18,19 +20,32 @@ taskset -c 2 sh -c '
 	echo "blk: written $a read $b on cpu $(cut -d" " -f39 /proc/self/stat)"
 	[ "$a" = "$b" ] && echo "blk: checksums match"'
 grep -E 'virtio|CPU' /proc/interrupts | head -5
+echo "blk: done"
+sleep 3	# the lab asks query-span meanwhile
 JOB
 mkinitrd $T/blk.sh $T/blk.rd
 dd if=/dev/zero of=$T/disk.img bs=1M count=4 2>/dev/null
 start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 export SMP=4 MEMBER_TIMEOUT=200
+for m in 0 1; do
+	rm -f $T/q$m.in $T/q$m.out && mkfifo $T/q$m.in $T/q$m.out
+	cat $T/q$m.out > $T/q$m.log &
+done
 member $T/c0 $T/blk.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
+	-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control \
 	-drive file=$T/disk.img,if=virtio,format=raw,cache=none > $T/m0.txt 2>&1 &
 M0=$!
 member $T/c1 $T/blk.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
+	-chardev pipe,id=qmp,path=$T/q1 -mon chardev=qmp,mode=control \
 	-machine kernel-irqchip=split > $T/m1.txt 2>&1 &
 M1=$!
+i=0
+while ! grep -q 'blk: done' $T/c0 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.1; i=$((i + 1)); done
+for m in 0 1; do
+	printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/q$m.in &
+done
 wait $M0; r0=$?
 wait $M1; r1=$?
 cat $T/c0 $T/c1 > $T/console
@@ -40,6 +55,12 @@ grep_check "virtio-blk: checksums match" 'blk: checksums match' $T/console
 a=$(tr -d '\r' < $T/console | sed -n 's/^blk: written \([0-9a-f]*\).*/\1/p' | head -n1)
 d=$(dd if=$T/disk.img bs=64k count=32 2>/dev/null | md5sum | cut -d' ' -f1)
 check "virtio-blk: the disk file holds what the guest wrote" [ -n "$a" -a "$a" = "$d" ]
+# totals: the first "counters" object of each answer
+kicks() { grep -o '"counters": {[^}]*}' $T/q$1.log | tail -n 1 | grep -o "\"$2\": [0-9]*" | cut -d' ' -f2; }
+ks=$(kicks 1 kicks-sent) kr=$(kicks 0 kicks-received)
+check "virtio-blk: notifications from member 1 posted through its ioeventfds (query-span: kicks-sent ${ks:-none})" [ "${ks:-0}" -gt 0 ]
+check "virtio-blk: the owner delivered them (query-span: kicks-received ${kr:-none})" [ "${kr:-0}" -gt 0 ]
 stop_spand
 for f in m0 m1; do echo "--- $f"; cat $T/$f.txt; done
+for m in 0 1; do echo "--- qmp$m"; cat $T/q$m.log; done
 echo "--- console"; cat $T/console

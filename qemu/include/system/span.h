@@ -47,6 +47,7 @@ typedef enum SpanWtPeerOp {
 #define SPAN_WT_PEER_BATCH 512
 
 struct span_interrupt;
+struct span_ioeventfd;
 struct kvm_run;
 
 /*
@@ -77,6 +78,12 @@ typedef struct SpanAccelOps {
      * guest frames; 0 or -errno (-EINVAL: a gfn is not guest memory).
      */
     int (*wt_peer)(SpanWtPeerOp op, const uint64_t *gfns, unsigned nr);
+    /*
+     * Registers (assign) or removes an ioeventfd for a notification
+     * address of the device owner (struct span_ioeventfd, validated):
+     * guest writes there signal fd.  0 or -errno.
+     */
+    int (*ioeventfd)(bool assign, const struct span_ioeventfd *e, int fd);
 } SpanAccelOps;
 
 void span_register_accel(const SpanAccelOps *ops);

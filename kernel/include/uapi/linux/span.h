@@ -108,6 +108,7 @@ enum span_msg_type {
 	SPAN_MSG_CTL_MEMBER_INFO = 32,
 	SPAN_MSG_CTL_SUB_INFO	= 33,
 	SPAN_MSG_PEER_REPORT	= 34,	/* member -> spand: a peer sends garbage */
+	SPAN_MSG_IOEVENTFD	= 35,	/* device owner -> members: notify addresses */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -247,11 +248,18 @@ struct span_io_req {
 	__u32 device;		/* target device id or SPAN_DEVICE_NONE */
 	__u8  size;		/* 1, 2, 4 or 8 (PIO: 1, 2 or 4) */
 	__u8  is_write;		/* 0 or 1 */
-	__u16 reserved;
+	__u16 flags;		/* SPAN_IO_F_* */
 	__u32 reserved2;
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_io_req) == 40, "span_io_req size");
+
+/*
+ * A posted write (only with is_write): no response follows, vcpu may be
+ * SPAN_APIC_NONE.  Members post the writes their KVM caught with an
+ * ioeventfd the device owner announced (SPAN_MSG_IOEVENTFD).
+ */
+#define SPAN_IO_F_POSTED	0x0001
 
 struct span_io_resp {
 	__u64 id;		/* span_io_req.id */
@@ -261,6 +269,29 @@ struct span_io_resp {
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_io_resp) == 24, "span_io_resp size");
+
+/* ---- ioeventfd: notification addresses of the owner's devices ----------- */
+
+enum span_ioeventfd_op {
+	SPAN_IOEVENTFD_ADD	= 1,
+	SPAN_IOEVENTFD_DEL	= 2,
+};
+
+#define SPAN_IOEVENTFD_F_PIO		0x01	/* addr is an I/O port */
+#define SPAN_IOEVENTFD_F_DATAMATCH	0x02	/* only writes of data */
+#define SPAN_IOEVENTFD_F_VALID		0x03
+
+struct span_ioeventfd {
+	__u64 addr;		/* guest-physical address or port */
+	__u64 data;		/* value matched (F_DATAMATCH), else 0 */
+	__u32 device;		/* owning device id or SPAN_DEVICE_NONE */
+	__u8  op;		/* enum span_ioeventfd_op */
+	__u8  size;		/* 1, 2, 4, 8; 0: any (MMIO, no datamatch) */
+	__u8  flags;		/* SPAN_IOEVENTFD_F_* */
+	__u8  reserved;
+};
+
+SPAN_STATIC_ASSERT(sizeof(struct span_ioeventfd) == 24, "span_ioeventfd size");
 
 /* ---- MSI ---------------------------------------------------------------- */
 

@@ -408,12 +408,35 @@ static int kvm_span_set_clock(const SpanClock *c)
     return kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &data);
 }
 
+static int kvm_span_ioeventfd(bool assign, const struct span_ioeventfd *e,
+                              int fd)
+{
+    struct kvm_ioeventfd k = {
+        .datamatch = e->data,
+        .addr = e->addr,
+        .len = e->size,
+        .fd = fd,
+    };
+
+    if (e->flags & SPAN_IOEVENTFD_F_PIO) {
+        k.flags |= KVM_IOEVENTFD_FLAG_PIO;
+    }
+    if (e->flags & SPAN_IOEVENTFD_F_DATAMATCH) {
+        k.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+    }
+    if (!assign) {
+        k.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+    }
+    return kvm_vm_ioctl(kvm_state, KVM_IOEVENTFD, &k);
+}
+
 static const SpanAccelOps kvm_span_ops = {
     .setup = kvm_span_setup,
     .inject = kvm_span_inject,
     .get_clock = kvm_span_get_clock,
     .set_clock = kvm_span_set_clock,
     .wt_peer = kvm_span_wt_peer,
+    .ioeventfd = kvm_span_ioeventfd,
 };
 
 static void kvm_span_register(void)
