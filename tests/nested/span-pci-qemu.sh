@@ -32,7 +32,7 @@ mkdir -p $d/job && cp /tmp/l2.sh $d/job/run
 (cd $d && find . | cpio -o -H newc 2>/dev/null) > /tmp/l2job.cpio
 cat /boot/guest.cpio /tmp/l2job.cpio > /tmp/l2.initrd
 echo "L1: $(date +%T) $(ls /dev/span*) free $(free -m | awk '/Mem:/ {print $4}') MB"
-timeout -k 5 ${L2_TIMEOUT:-60} qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 256M \
+timeout -k 5 ${L2_TIMEOUT:-60} qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m 256M \
 	-kernel /boot/vmlinux -initrd /tmp/l2.initrd \
 	-append "console=ttyS0 panic=-1 loglevel=4 span.run=/job/run span.quiet=1" \
 	-display none -no-reboot -nodefaults -nic none -vga none -serial file:/tmp/l2.console \
@@ -64,7 +64,7 @@ rm -f $T/l1base.cpio
 echo "L0: $(date +%T) L1 initrd $(du -m $T/l1.initrd | cut -f1) MB; free: $(free -m | awk '/Mem:/ {print $4}') MB"
 
 start=$(date +%s)
-timeout -k 5 ${L1_TIMEOUT:-150} qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 1G \
+timeout -k 5 ${L1_TIMEOUT:-150} qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m 1G \
 	-kernel /boot/vmlinux -initrd $T/l1.initrd \
 	-append "console=ttyS0 panic=-1 quiet loglevel=5 span.run=/job/run span.quiet=1" \
 	-nographic -no-reboot -nodefaults -nic none -vga none -serial file:$T/l1.console \

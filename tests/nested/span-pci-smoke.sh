@@ -56,7 +56,7 @@ cp /span/bin/span-nest-probe $d/bin/
 cat /boot/guest.cpio $T/l1job.cpio > $T/l1.initrd
 
 start=$(date +%s)
-timeout -k 5 300 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 512M \
+timeout -k 5 300 qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m 512M \
 	-kernel /boot/vmlinux -initrd $T/l1.initrd \
 	-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
 	-nographic -no-reboot -nodefaults -nic none -vga none -serial file:$T/l1.console \
