@@ -43,46 +43,17 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
-static void die(const char *what)
-{
-	fprintf(stderr, "span-bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		die("sched_setaffinity");
-	if (sched_getcpu() != cpu) {
-		sched_yield();
-		if (sched_getcpu() != cpu) {
-			fprintf(stderr, "span-bench: not running on CPU %d\n", cpu);
-			exit(1);
-		}
-	}
-}
+#define BENCH_NAME "span-bench"
+#include "bench-util.h"
 
 /*
  * Short intervals are timed with the TSC of the vCPU the thread is pinned
  * to (start and end on the same vCPU), converted with the TSC rate
  * calibrated against CLOCK_MONOTONIC on the first CPU at start-up. The
- * guest's clock cannot be trusted there: each member's KVM has its own
- * kvmclock, and when the second member's lags behind the first's, the
- * guest's kvm-clock (which never goes backwards across CPUs) stands still
- * on the second member's vCPUs (seen: every access "took" 0 ns there). The
- * mmio and pio lines print the whole phase on both clocks, which shows it.
+ * guest's clock was not trusted there: before the members synchronised
+ * their kvmclocks exactly, every access on the second member's vCPUs once
+ * "took" 0 ns by it.  The mmio and pio lines print the whole phase on both
+ * clocks, which would show such a difference.
  */
 static double tsc_per_ns;
 
@@ -107,25 +78,6 @@ static void calibrate(void)
 	c1 = tsc();
 	tsc_per_ns = (double)(c1 - c0) / (t1 - t0);
 	printf("BENCH tsc mhz=%.1f\n", tsc_per_ns * 1000);
-}
-
-static long num(const char *s, long min)
-{
-	char *end;
-	long v = strtol(s, &end, 0);
-
-	if (*s == '\0' || *end != '\0' || v < min) {
-		fprintf(stderr, "span-bench: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Median of n samples (sorts them). */

@@ -28,41 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void die(const char *what)
-{
-	fprintf(stderr, "nested-bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static long num(const char *s, long min)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == 0 || *end != 0 || v < min) {
-		fprintf(stderr, "nested-bench: bad number '%s'\n", s);
-		exit(2);
-	}
-	return v;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		die("sched_setaffinity");
-}
+#define BENCH_NAME "nested-bench"
+#include "bench-util.h"
 
 struct cpu_arg {
 	int cpu;
@@ -129,13 +96,6 @@ static int cmd_cpu(int argc, char **argv)
 	return 0;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int cmd_exit(int argc, char **argv)
 {
 	long n, phases;
@@ -158,7 +118,7 @@ static int cmd_exit(int argc, char **argv)
 		printf("NBENCH exit phase=%ld n=%ld ns_per_exit=%llu\n", p, n,
 		       (unsigned long long)per[p]);
 	}
-	qsort(per, phases, sizeof(*per), cmp);
+	qsort(per, phases, sizeof(*per), cmp_u64);
 	printf("NBENCH exit-median n=%ld phases=%ld ns_per_exit=%llu\n", n, phases,
 	       (unsigned long long)per[phases / 2]);
 	fflush(stdout);
