@@ -21,6 +21,7 @@ bool ring_type_allowed(uint16_t type) {
         case SPAN_MSG_PIO_REQ:
         case SPAN_MSG_PIO_RESP:
         case SPAN_MSG_IOEVENTFD:
+        case SPAN_MSG_EOI:
         case SPAN_MSG_MSI:
         case SPAN_MSG_MEM_EVENT:
         case SPAN_MSG_MEM_REPLY:

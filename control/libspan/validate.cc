@@ -289,6 +289,14 @@ Reject validate_ioeventfd(const span_msg_hdr &, const uint8_t *p, size_t n) {
     return Reject::None;
 }
 
+Reject validate_eoi(const span_msg_hdr &, const uint8_t *p, size_t n) {
+    span_eoi m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (m.reserved) return Reject::Reserved;
+    if (m.vector < 16 || m.vector > 255) return Reject::Field;
+    return Reject::None;
+}
+
 Reject validate_io_resp(const span_msg_hdr &h, const uint8_t *p, size_t n) {
     span_io_resp m;
     if (!load(m, p, n)) return Reject::Size;
@@ -577,6 +585,8 @@ Reject validate_message(const void *buf, size_t len) {
             return validate_peer_report(h, p, n);
         case SPAN_MSG_IOEVENTFD:
             return validate_ioeventfd(h, p, n);
+        case SPAN_MSG_EOI:
+            return validate_eoi(h, p, n);
     }
     return Reject::Type;
 }
@@ -607,7 +617,8 @@ const char *span_msg_type_str(unsigned type) {
                                         "shutdown",     "heartbeat",     "vm-state",
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
-                                        "ctl-sub-info", "peer-report", "ioeventfd"};
+                                        "ctl-sub-info", "peer-report", "ioeventfd",
+                                        "eoi"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

@@ -85,6 +85,7 @@ TEST(Proto, Timeout) {
 TEST(Proto, RingTypesAllowed) {
     EXPECT_TRUE(ring_type_allowed(SPAN_MSG_INTERRUPT));
     EXPECT_TRUE(ring_type_allowed(SPAN_MSG_MEM_EVENT));
+    EXPECT_TRUE(ring_type_allowed(SPAN_MSG_EOI));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_HELLO));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_CTL_CREATE));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_ATTACH));

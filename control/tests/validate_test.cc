@@ -408,6 +408,20 @@ TEST(Validate, Ioeventfd) {
               Reject::Field);
 }
 
+TEST(Validate, Eoi) {
+    Msg m = mk(SPAN_MSG_EOI, span_eoi{0x21, 0});
+    EXPECT_EQ(v(m), Reject::None);
+    EXPECT_EQ(mutate<span_eoi>(m, [](auto &x) { x.vector = 255; }), Reject::None);
+    EXPECT_EQ(mutate<span_eoi>(m, [](auto &x) { x.vector = 15; }), Reject::Field);  // exceptions
+    EXPECT_EQ(mutate<span_eoi>(m, [](auto &x) { x.vector = 256; }), Reject::Field);
+    EXPECT_EQ(mutate<span_eoi>(m, [](auto &x) { x.vector = 0xffffffffu; }), Reject::Field);
+    EXPECT_EQ(mutate<span_eoi>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    span_msg_hdr h{};
+    uint32_t half = 0x21;
+    EXPECT_EQ(validate_eoi(h, reinterpret_cast<const uint8_t *>(&half), sizeof(half)),
+              Reject::Size);
+}
+
 TEST(Validate, Msi) {
     Msg m = mk(SPAN_MSG_MSI, span_msi{0xfee01000, 0x4041, 2});
     EXPECT_EQ(v(m), Reject::None);

@@ -70,6 +70,11 @@ void span_send_interrupt(const struct span_interrupt *irq)
 {
 }
 
+bool span_forward_eoi(int vector)
+{
+    return false;
+}
+
 void span_count_error(void)
 {
 }

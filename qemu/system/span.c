@@ -482,6 +482,55 @@ void span_send_interrupt(const struct span_interrupt *irq)
     }
 }
 
+/*
+ * Level-triggered IOAPIC interrupts (kernel-irqchip=split: the IOAPIC is
+ * the device owner's QEMU).  The owner's KVM sends them to a remote vCPU
+ * as a level-triggered MSI; that vCPU's KVM exits on its EOI (KVM_CAP_SPAN
+ * records the vector) and the EOI comes back here as SPAN_MSG_EOI, so that
+ * the owner's IOAPIC clears the entry's Remote IRR.  Without it the line
+ * would never interrupt again.
+ */
+bool span_forward_eoi(int vector)
+{
+    struct {
+        struct span_msg_hdr h;
+        struct span_eoi e;
+    } msg;
+
+    if (!span_given || span_owns_firmware()) {
+        return false;
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    if (span.dev_owner >= SPAN_MAX_MEMBERS || span.dev_owner == span.id ||
+        vector < 16 || vector > 255) {
+        span.total.errors++;
+        return true;
+    }
+    span_msg_init(&msg, SPAN_MSG_EOI, sizeof(msg), span.dev_owner);
+    msg.e.vector = vector;
+    if (span_send_locked(span.dev_owner, &msg, sizeof(msg)) == 0) {
+        span.total.eois_sent++;
+        span.peer[span.dev_owner].eois_sent++;
+    }
+    return true;
+}
+
+/* The device owner, main loop: an EOI from a vCPU elsewhere (validated). */
+static void span_do_eoi(const struct span_msg_hdr *h)
+{
+    const struct span_eoi *e = (const void *)(h + 1);
+
+    if (h->src >= SPAN_MAX_MEMBERS || !span_owns_firmware() ||
+        !span.ops || !span.ops->eoi) {
+        span_count_error();
+        return;
+    }
+    span.ops->eoi(e->vector);
+    QEMU_LOCK_GUARD(&span.lock);
+    span.total.eois_received++;
+    span.peer[h->src].eois_received++;
+}
+
 static void span_inject(const struct span_msg_hdr *h)
 {
     const struct span_interrupt *irq = (const void *)(h + 1);
@@ -750,6 +799,9 @@ static void span_handle(const struct span_msg_hdr *h)
         break;
     case SPAN_MSG_IOEVENTFD:
         span_kick_request(h);
+        break;
+    case SPAN_MSG_EOI:
+        span_do_eoi(h);
         break;
     case SPAN_MSG_WT_ACK:
         span_wt_acked(h);

@@ -5,26 +5,56 @@
 # interrupts are routed to member 1.  The queue notifications from vCPU 2
 # are posted (ioeventfd in member 1's KVM, SPAN_MSG_IOEVENTFD): query-span
 # counts them on both members.
+# A second disk without MSI-X (vectors=0) interrupts through its INTx line,
+# a level-triggered IOAPIC pin of member 0's IOAPIC (kernel-irqchip=split),
+# steered to vCPU 2: each EOI of vCPU 2 must go back to member 0
+# (SPAN_MSG_EOI), or the pin's Remote IRR stays set and the disk's second
+# interrupt never comes.
 . /job/span/lib.sh
 
 cat > $T/blk.sh <<'JOB'
-dev=/dev/vda
-[ -b $dev ] || { echo "blk: no $dev"; exit 1; }
+dev= intx= irq=
+for d in /sys/block/vd*; do
+	case "$(cat $d/serial 2>/dev/null)" in
+	msix) dev=/dev/${d##*/} ;;
+	intx) intx=/dev/${d##*/} irq=$(cat $d/device/../irq) ;;
+	esac
+done
+[ -b "$dev" ] || { echo "blk: no disk with serial msix"; exit 1; }
+export dev intx
 taskset -c 2 sh -c '
 	dd if=/dev/urandom of=/tmp/pattern bs=64k count=32 2>/dev/null
 	a=$(md5sum < /tmp/pattern)
-	dd if=/tmp/pattern of=/dev/vda bs=64k count=32 conv=fsync 2>/dev/null || exit 1
-	blockdev --flushbufs /dev/vda 2>/dev/null
+	dd if=/tmp/pattern of=$dev bs=64k count=32 conv=fsync 2>/dev/null || exit 1
+	blockdev --flushbufs $dev 2>/dev/null
 	echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
-	b=$(dd if=/dev/vda bs=64k count=32 2>/dev/null | md5sum)
+	b=$(dd if=$dev bs=64k count=32 2>/dev/null | md5sum)
 	echo "blk: written $a read $b on cpu $(cut -d" " -f39 /proc/self/stat)"
 	[ "$a" = "$b" ] && echo "blk: checksums match"'
 grep -E 'virtio|CPU' /proc/interrupts | head -5
+echo "intx: disk $intx irq $irq"
+if [ -n "$irq" ] && echo 4 > /proc/irq/$irq/smp_affinity; then
+	timeout 60 taskset -c 2 sh -c '
+		n=0
+		for i in 1 2 3 4 5 6 7 8; do
+			dd if=/dev/urandom of=/tmp/p bs=64k count=4 2>/dev/null
+			a=$(md5sum < /tmp/p)
+			dd if=/tmp/p of=$intx bs=64k count=4 seek=$i conv=fsync 2>/dev/null || exit 1
+			blockdev --flushbufs $intx 2>/dev/null
+			echo 3 > /proc/sys/vm/drop_caches
+			b=$(dd if=$intx bs=64k count=4 skip=$i 2>/dev/null | md5sum)
+			[ "$a" = "$b" ] && n=$((n + 1))
+		done
+		echo "intx: $n of 8 rounds match"'
+	echo "intx: effective affinity $(cat /proc/irq/$irq/effective_affinity_list)"
+	grep "^ *$irq:" /proc/interrupts | sed 's/^/intx: interrupts /'
+fi
 echo "blk: done"
 sleep 3	# the lab asks query-span meanwhile
 JOB
 mkinitrd $T/blk.sh $T/blk.rd
 dd if=/dev/zero of=$T/disk.img bs=1M count=4 2>/dev/null
+dd if=/dev/zero of=$T/disk2.img bs=1M count=4 2>/dev/null
 start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 export SMP=4 MEMBER_TIMEOUT=200
@@ -35,7 +65,10 @@ done
 member $T/c0 $T/blk.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
 	-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control \
-	-drive file=$T/disk.img,if=virtio,format=raw,cache=none > $T/m0.txt 2>&1 &
+	-drive file=$T/disk.img,if=none,id=d1,format=raw,cache=none \
+	-device virtio-blk-pci,drive=d1,serial=msix \
+	-drive file=$T/disk2.img,if=none,id=d2,format=raw,cache=none \
+	-device virtio-blk-pci,drive=d2,vectors=0,serial=intx > $T/m0.txt 2>&1 &
 M0=$!
 member $T/c1 $T/blk.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 	-chardev pipe,id=qmp,path=$T/q1 -mon chardev=qmp,mode=control \
@@ -60,6 +93,13 @@ kicks() { grep -o '"counters": {[^}]*}' $T/q$1.log | tail -n 1 | grep -o "\"$2\"
 ks=$(kicks 1 kicks-sent) kr=$(kicks 0 kicks-received)
 check "virtio-blk: notifications from member 1 posted through its ioeventfds (query-span: kicks-sent ${ks:-none})" [ "${ks:-0}" -gt 0 ]
 check "virtio-blk: the owner delivered them (query-span: kicks-received ${kr:-none})" [ "${kr:-0}" -gt 0 ]
+grep_check "virtio-blk: INTx disk (level-triggered IOAPIC pin) steered to vCPU 2" 'intx: effective affinity 2' $T/console
+grep_check "virtio-blk: INTx disk: 8 rounds of I/O from vCPU 2 with checksums" 'intx: 8 of 8 rounds match' $T/console
+i2=$(tr -d '\r' < $T/console | sed -n 's/^intx: interrupts *[0-9]*: *[0-9]* *[0-9]* *\([0-9]*\).*/\1/p')
+check "virtio-blk: INTx disk: vCPU 2 took its interrupts (${i2:-none})" [ "${i2:-0}" -ge 8 ]
+es=$(kicks 1 eois-sent) er=$(kicks 0 eois-received)
+check "virtio-blk: vCPU 2's EOIs sent to member 0's IOAPIC (query-span: eois-sent ${es:-none})" [ "${es:-0}" -ge 8 ]
+check "virtio-blk: member 0's IOAPIC took them (query-span: eois-received ${er:-none})" [ "${er:-0}" -ge 8 ]
 stop_spand
 for f in m0 m1; do echo "--- $f"; cat $T/$f.txt; done
 for m in 0 1; do echo "--- qmp$m"; cat $T/q$m.log; done

@@ -52,6 +52,7 @@ Reject validate_mmio_req(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_pio_req(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_io_resp(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ioeventfd(const span_msg_hdr &h, const uint8_t *p, size_t n);
+Reject validate_eoi(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_msi(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_mem_subscribe(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_mem_unsubscribe(const span_msg_hdr &h, const uint8_t *p, size_t n);

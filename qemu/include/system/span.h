@@ -84,6 +84,11 @@ typedef struct SpanAccelOps {
      * guest writes there signal fd.  0 or -errno.
      */
     int (*ioeventfd)(bool assign, const struct span_ioeventfd *e, int fd);
+    /*
+     * The device owner: an EOI of vector (16..255) from a vCPU elsewhere
+     * reaches the IOAPIC, as the accelerator's own EOI exits do.
+     */
+    void (*eoi)(int vector);
 } SpanAccelOps;
 
 void span_register_accel(const SpanAccelOps *ops);
@@ -107,6 +112,12 @@ int span_wt_invalidate(CPUState *cpu, uint64_t gfn);
 void span_wt_withdraw(const uint64_t *gfns, unsigned nr);
 /* Sends an interrupt raised here to the members hosting its targets. */
 void span_send_interrupt(const struct span_interrupt *irq);
+/*
+ * A local vCPU EOIed a level-triggered vector (the accelerator's IOAPIC EOI
+ * exit): true if it went to the member owning the IOAPIC, false if the
+ * IOAPIC is here (the caller broadcasts the EOI locally).
+ */
+bool span_forward_eoi(int vector);
 /* Counts an error (e.g. an interrupt that cannot be forwarded). */
 void span_count_error(void);
 /*

@@ -82,6 +82,14 @@ struct kvm_span {
 	spinlock_t lock;		/* ring producers and VM stats */
 	struct kvm_span_ring *ring;	/* owned by ring_file */
 	struct file *ring_file;		/* the VM holds a reference */
+	/*
+	 * Vectors injected level-triggered by another hypervisor (its IOAPIC
+	 * lives there).  Local vCPUs exit to user space on their EOI
+	 * (KVM_EXIT_IOAPIC_EOI, split irqchip), which sends it back.  Bits are
+	 * only ever set: a stale one costs an EOI exit, a missing one would
+	 * leave the remote IOAPIC's Remote IRR set for good.
+	 */
+	DECLARE_BITMAP(level_vectors, 256);
 };
 
 /* kvm->arch.span, allocated on first use under kvm->lock, freed with the VM */
@@ -411,6 +419,30 @@ out_free:
 	return r;
 }
 
+/*
+ * Called before a level-triggered interrupt from elsewhere is delivered: the
+ * SCAN_IOAPIC request is handled before the interrupt is injected, so the
+ * vCPU's EOI of it already exits.
+ */
+static void span_note_level_vector(struct kvm *kvm, u8 vector)
+{
+	struct kvm_span *span = span_load(kvm);
+
+	if (!span || !irqchip_split(kvm) || test_bit(vector, span->level_vectors))
+		return;
+	set_bit(vector, span->level_vectors);
+	kvm_make_scan_ioapic_request(kvm);
+}
+
+/* vcpu_scan_ioapic(): add the vectors whose EOI belongs to another IOAPIC. */
+void kvm_span_scan_ioapic(struct kvm_vcpu *vcpu, unsigned long *vectors)
+{
+	struct kvm_span *span = span_load(vcpu->kvm);
+
+	if (span && kvm_span_active(vcpu->kvm) && irqchip_split(vcpu->kvm))
+		bitmap_or(vectors, vectors, span->level_vectors, 256);
+}
+
 static int span_inject(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_lapic_irq irq = {};
@@ -453,6 +485,9 @@ static int span_inject(struct kvm *kvm, void __user *argp)
 	irq.level = e.level;
 	irq.msi_redir_hint = !!(e.flags & KVM_SPAN_IRQ_REDIR_HINT);
 	irq.dest_id = e.dest_id;
+	if (e.trig_mode && (e.delivery_mode == KVM_SPAN_DM_FIXED ||
+			    e.delivery_mode == KVM_SPAN_DM_LOWEST))
+		span_note_level_vector(kvm, e.vector);
 
 	/*
 	 * "self" stayed with the sender, so a shorthand or a broadcast means

@@ -48,6 +48,7 @@ int kvm_span_forward(struct kvm *kvm, struct kvm_lapic *src,
 void kvm_span_pv_send_ipi(struct kvm *kvm, unsigned long bitmap, u64 min,
 			  struct kvm_lapic_irq *irq);
 int kvm_span_vcpu_exit(struct kvm_vcpu *vcpu);
+void kvm_span_scan_ioapic(struct kvm_vcpu *vcpu, unsigned long *vectors);
 int kvm_span_vcpu_precreate(struct kvm *kvm, unsigned int id);
 int kvm_span_vm_ioctl(struct kvm *kvm, unsigned int ioctl, void __user *argp);
 void kvm_span_destroy_vm(struct kvm *kvm);

@@ -109,6 +109,7 @@ enum span_msg_type {
 	SPAN_MSG_CTL_SUB_INFO	= 33,
 	SPAN_MSG_PEER_REPORT	= 34,	/* member -> spand: a peer sends garbage */
 	SPAN_MSG_IOEVENTFD	= 35,	/* device owner -> members: notify addresses */
+	SPAN_MSG_EOI		= 36,	/* member -> device owner: IOAPIC EOI */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -292,6 +293,21 @@ struct span_ioeventfd {
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_ioeventfd) == 24, "span_ioeventfd size");
+
+/* ---- EOI: level-triggered IOAPIC interrupts taken by a remote vCPU ------- */
+
+/*
+ * A vCPU of the sending member EOIed a vector that the device owner's IOAPIC
+ * delivered level-triggered: the owner's IOAPIC clears the Remote IRR of its
+ * level-triggered entries with that vector (and re-raises a line still
+ * asserted), as for an EOI of its own vCPUs.  Posted: no answer.
+ */
+struct span_eoi {
+	__u32 vector;		/* 16..255 */
+	__u32 reserved;
+};
+
+SPAN_STATIC_ASSERT(sizeof(struct span_eoi) == 8, "span_eoi size");
 
 /* ---- MSI ---------------------------------------------------------------- */
 

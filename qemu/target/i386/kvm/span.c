@@ -24,6 +24,7 @@
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "hw/boards.h"
+#include "hw/intc/ioapic.h"
 #include "system/kvm.h"
 #include "system/span.h"
 #include "kvm_i386.h"
@@ -430,6 +431,12 @@ static int kvm_span_ioeventfd(bool assign, const struct span_ioeventfd *e,
     return kvm_vm_ioctl(kvm_state, KVM_IOEVENTFD, &k);
 }
 
+/* Main loop, BQL held: the EOI of a vCPU elsewhere, for our IOAPIC. */
+static void kvm_span_eoi(int vector)
+{
+    ioapic_eoi_broadcast(vector);
+}
+
 static const SpanAccelOps kvm_span_ops = {
     .setup = kvm_span_setup,
     .inject = kvm_span_inject,
@@ -437,6 +444,7 @@ static const SpanAccelOps kvm_span_ops = {
     .set_clock = kvm_span_set_clock,
     .wt_peer = kvm_span_wt_peer,
     .ioeventfd = kvm_span_ioeventfd,
+    .eoi = kvm_span_eoi,
 };
 
 static void kvm_span_register(void)
