@@ -229,6 +229,12 @@ Reject validate_interrupt(const span_msg_hdr &, const uint8_t *p, size_t n) {
             break;
         case SPAN_DM_SIPI:
             break;  // vector = start page
+        case SPAN_DM_REMRD:
+            // KVM's PV kick wakes one vCPU halted on a spinlock: physical only
+            if (m.vector != 0 || m.trigger) return Reject::Field;
+            if (m.dest_mode != SPAN_DEST_PHYSICAL || m.shorthand != SPAN_SH_NONE)
+                return Reject::Field;
+            break;
         default:
             return Reject::Field;
     }

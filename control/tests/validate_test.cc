@@ -274,6 +274,24 @@ TEST(Validate, Interrupt) {
                         }),
               Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.level = 0; }), Reject::Field);  // edge de-assert
+    // KVM's PV kick: one physical APIC ID, no vector, edge
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_REMRD, x.vector = 0; }),
+              Reject::None);
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_REMRD; }), Reject::Field);
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.delivery = SPAN_DM_REMRD, x.vector = 0,
+                            x.dest_mode = SPAN_DEST_LOGICAL;
+                        }),
+              Reject::Field);
+    EXPECT_EQ(mutate<I>(m,
+                        [](auto &x) {
+                            x.delivery = SPAN_DM_REMRD, x.vector = 0, x.dest = 0,
+                            x.shorthand = SPAN_SH_ALL_EXCL;
+                        }),
+              Reject::Field);
+    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_REMRD, x.vector = 0, x.trigger = 1; }),
+              Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_SIPI, x.vector = 0x9a; }),
               Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest_mode = 2; }), Reject::Field);

@@ -97,6 +97,8 @@ grep_check "virtio-blk: INTx disk (level-triggered IOAPIC pin) steered to vCPU 2
 grep_check "virtio-blk: INTx disk: 8 rounds of I/O from vCPU 2 with checksums" 'intx: 8 of 8 rounds match' $T/console
 i2=$(tr -d '\r' < $T/console | sed -n 's/^intx: interrupts *[0-9]*: *[0-9]* *[0-9]* *\([0-9]*\).*/\1/p')
 check "virtio-blk: INTx disk: vCPU 2 took its interrupts (${i2:-none})" [ "${i2:-0}" -ge 8 ]
+e0=$(kicks 0 errors) e1=$(kicks 1 errors)
+check "virtio-blk: no member dropped or failed a message (query-span errors: ${e0:-none}, ${e1:-none})" [ "${e0:-x}" = 0 -a "${e1:-x}" = 0 ]
 es=$(kicks 1 eois-sent) er=$(kicks 0 eois-received)
 check "virtio-blk: vCPU 2's EOIs sent to member 0's IOAPIC (query-span: eois-sent ${es:-none})" [ "${es:-0}" -ge 8 ]
 check "virtio-blk: member 0's IOAPIC took them (query-span: eois-received ${er:-none})" [ "${er:-0}" -ge 8 ]

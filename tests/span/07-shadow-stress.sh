@@ -43,12 +43,12 @@ cat $T/qmp1.out > $T/qmp1.log &
 # stands still is reported with its consoles and query-span, not killed
 export SMP=4 MEMBER_TIMEOUT=$((secs + 240))
 member $T/c0 $T/stress.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
-	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off \
+	-machine kernel-irqchip=split -cpu $GUEST_CPU \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
 	> $T/m0.txt 2>&1 &
 M0=$!
 member $T/c1 $T/stress.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
-	-machine kernel-irqchip=split -cpu $GUEST_CPU,kvm-pv-unhalt=off \
+	-machine kernel-irqchip=split -cpu $GUEST_CPU \
 	-chardev pipe,id=qmp,path=$T/qmp1 -mon chardev=qmp,mode=control \
 	> $T/m1.txt 2>&1 &
 M1=$!

@@ -156,6 +156,27 @@ void __kvm_span_shadow_write(struct kvm_vcpu *vcpu, gpa_t gpa, int bytes)
 	}
 }
 
+/*
+ * KVM wants to unprotect gfn and let the CPU retry a write it cannot
+ * emulate (e.g. an interrupt frame pushed onto a page that used to be a
+ * page table: the event must be re-injected, nothing can be emulated).
+ * Zapping local shadows is not enough if peers shadow the frame: it stays
+ * imported, i.e. write-tracked, so the retry would fault again.  Ask them
+ * to drop their shadows (an INV exit before the vCPU re-enters); once they
+ * did, their withdrawal releases the import here.  True if an INV was
+ * queued: the caller retries without counting it against last_retry_eip.
+ */
+bool __kvm_span_shadow_unprotect(struct kvm_vcpu *vcpu, gfn_t gfn)
+{
+	struct kvm_span_shadow *sh = vcpu->kvm->arch.span_shadow;
+
+	if (!xa_load(&sh->imported, gfn))
+		return false;
+	span_queue_inv(&vcpu->arch.span_shadow, gfn);
+	kvm_make_request(KVM_REQ_SPAN_SHADOW_EXIT, vcpu);
+	return true;
+}
+
 static bool span_ring_push(struct kvm_span_shadow_ring *ring, u32 op, u64 gfn)
 {
 	struct kvm_span_shadow_event *e;

@@ -44,6 +44,15 @@ static inline void kvm_span_shadow_write(struct kvm_vcpu *vcpu, gpa_t gpa,
 		__kvm_span_shadow_write(vcpu, gpa, bytes);
 }
 
+bool __kvm_span_shadow_unprotect(struct kvm_vcpu *vcpu, gfn_t gfn);
+
+/* KVM unprotects gfn to retry a write natively: peers must unshadow it too. */
+static inline bool kvm_span_shadow_unprotect(struct kvm_vcpu *vcpu, gfn_t gfn)
+{
+	return kvm_span_shadow_active(vcpu->kvm) &&
+	       __kvm_span_shadow_unprotect(vcpu, gfn);
+}
+
 void __kvm_span_shadow_unshadowed(struct kvm *kvm, gfn_t gfn);
 
 /* Under mmu_lock: the last shadow page of @gfn is going away. */

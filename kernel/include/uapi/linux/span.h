@@ -207,6 +207,7 @@ SPAN_STATIC_ASSERT(sizeof(struct span_topology) == 16, "span_topology size");
 enum span_irq_delivery {
 	SPAN_DM_FIXED		= 0,
 	SPAN_DM_LOWEST		= 1,
+	SPAN_DM_REMRD		= 3,	/* KVM's PV kick (KVM_HC_KICK_CPU) */
 	SPAN_DM_NMI		= 4,
 	SPAN_DM_INIT		= 5,
 	SPAN_DM_SIPI		= 6,

@@ -34,9 +34,12 @@
 static struct kvm_span_ring_hdr *ring;
 static EventNotifier ring_notifier;
 
-/* Converts an interrupt KVM raised into the wire format; false: drop it. */
-static bool kvm_span_to_wire(const struct kvm_span_irq *e,
-                             struct span_interrupt *w)
+/*
+ * Converts an interrupt KVM raised into the wire format.  1: send it; 0:
+ * it has no effect elsewhere, drop it; -EINVAL: it cannot be forwarded.
+ */
+static int kvm_span_to_wire(const struct kvm_span_irq *e,
+                            struct span_interrupt *w)
 {
     memset(w, 0, sizeof(*w));
     switch (e->delivery_mode) {
@@ -46,43 +49,61 @@ static bool kvm_span_to_wire(const struct kvm_span_irq *e,
     case KVM_SPAN_DM_INIT:
     case KVM_SPAN_DM_SIPI:
         break;
+    case KVM_SPAN_DM_REMRD:
+        /* KVM's PV kick: KVM_HC_KICK_CPU names one APIC ID */
+        if (e->dest_mode != KVM_SPAN_DEST_PHYSICAL || e->shorthand) {
+            return -EINVAL;
+        }
+        break;
     default:
-        /* SMI and the PV kick have no wire encoding */
-        return false;
+        /* SMI has no wire encoding */
+        return -EINVAL;
     }
     if (e->shorthand == KVM_SPAN_SH_SELF) {
-        return false;
+        return -EINVAL;
     }
-    /* A level-triggered INIT de-assert has no effect on modern APICs. */
+    /*
+     * A level-triggered INIT de-assert has no effect on modern APICs (Linux
+     * still sends one after each INIT): not an error.
+     */
     if (e->delivery_mode == KVM_SPAN_DM_INIT && e->trig_mode && !e->level) {
-        return false;
+        return 0;
     }
     w->dest = e->shorthand ? 0 : e->dest_id;
     w->src_apic = e->src_apic_id;
     w->delivery = e->delivery_mode;
     if (e->delivery_mode != KVM_SPAN_DM_NMI &&
-        e->delivery_mode != KVM_SPAN_DM_INIT) {
+        e->delivery_mode != KVM_SPAN_DM_INIT &&
+        e->delivery_mode != KVM_SPAN_DM_REMRD) {
         w->vector = e->vector;
     }
     w->dest_mode = e->dest_mode;
     w->shorthand = e->shorthand;
-    w->trigger = e->trig_mode;
+    w->trigger = e->delivery_mode == KVM_SPAN_DM_REMRD ? 0 : e->trig_mode;
     w->level = 1;
     w->x2apic = !!(e->flags & KVM_SPAN_IRQ_X2APIC);
-    return true;
+    return 1;
 }
 
 static void kvm_span_forward(const struct kvm_span_irq *e)
 {
     struct span_interrupt w;
+    int r;
 
-    /* Only the owner's devices are real: others' copies are never used. */
-    if (e->source == KVM_SPAN_SRC_DEVICE && !span_owns_firmware()) {
+    /*
+     * Only the owner's devices are real: others' copies are never used.
+     * KVM's PV kick (a vCPU's hypercall) has no source APIC either, but
+     * it comes from a vCPU here: a lost one leaves a vCPU halted for good
+     * (the PV spinlock waits with interrupts off).
+     */
+    if (e->source == KVM_SPAN_SRC_DEVICE &&
+        e->delivery_mode != KVM_SPAN_DM_REMRD && !span_owns_firmware()) {
         return;
     }
-    if (kvm_span_to_wire(e, &w)) {
+    r = kvm_span_to_wire(e, &w);
+    if (r > 0) {
         span_send_interrupt(&w);
-    } else {
+    } else if (r < 0) {
         span_count_error();
     }
 }
