@@ -8,9 +8,11 @@
 #                            on every vCPU; CPU_WORK units, CPU_REPS reps)
 #   NBENCH exit-median ...   one KVM exit round trip (EXITS cpuid, 5 phases)
 #   blk: written A read B    virtio-blk (/dev/vda) write and read-back
-#   blk: checksums match
-# Parameters come from /job/params (sourced if present).
-CPU_WORK=2000 CPU_REPS=1 EXITS=0 BLK=1
+#   blk: checksums match on cpu N
+# Parameters come from /job/params (sourced if present). BLK_CPU pins the
+# disk test to that vCPU (V2..V4: a vCPU of another hypervisor than the
+# disk's owner).
+CPU_WORK=2000 CPU_REPS=1 EXITS=0 BLK=1 BLK_CPU=
 [ -f /job/params ] && . /job/params
 l2_mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
 if [ "$BLK" = 1 ]; then
@@ -22,6 +24,7 @@ echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) npr
 cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
 /job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
 if [ "$BLK" = 1 ]; then
+	[ -z "$BLK_CPU" ] || taskset -p "$(printf %x $((1 << BLK_CPU)))" $$ > /dev/null
 	i=0
 	while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	[ -b /dev/vda ] || { echo "blk: no /dev/vda"; exit 1; }
@@ -31,6 +34,6 @@ if [ "$BLK" = 1 ]; then
 	echo 3 > /proc/sys/vm/drop_caches
 	b=$(dd if=/dev/vda bs=64k count=32 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
 	echo "blk: written $a read $b"
-	[ "$a" = "$b" ] && echo "blk: checksums match"
+	[ "$a" = "$b" ] && echo "blk: checksums match on cpu $(cut -d' ' -f39 /proc/self/stat)"
 fi
 exit 0

@@ -12,6 +12,17 @@ QEMU=qemu-system-x86_64
 # SVM; scripts/idle-stall reproduces it, Documentation/qemu-span.rst).
 GUEST_CPU=host,-tsc-deadline
 mkdir -p "$T"
+# A test stopped by its bound (run-span-tests' timeout sends SIGTERM) prints
+# what its members and spand said so far, newest files first: a test prints
+# its logs only at its end otherwise.
+on_term() {
+	echo "--- stopped by its bound; the last lines of its files:"
+	for f in $(ls -t $T/c[0-9] $T/m[0-9].txt $T/q*.log $T/qmp*.log $T/spand.log 2>/dev/null); do
+		echo "--- $f (tail)"; tail -n 25 "$f" | tr -d '\r' | cut -c1-300
+	done
+	exit 143
+}
+trap on_term TERM
 
 ok() { echo "SPAN-TAP: ok $*"; }
 nok() { echo "SPAN-TAP: not ok $*"; }
