@@ -13,7 +13,7 @@ L1_MEM=768M L1_SMP=1 L1_TIMEOUT=330
 [ -c /dev/kvm ] || { nok "V2 the lab (L0) has /dev/kvm # no /dev/kvm in the lab"; exit 0; }
 SOCK=$T/spand.sock
 rm -f $SOCK
-spand --socket $SOCK --create v2:256M 2> $T/spand.log &
+spand --socket $SOCK --create v2:256M --max-members 4 --ring-size 64K 2> $T/spand.log &
 SPAND=$!
 i=0
 while [ ! -S $SOCK ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

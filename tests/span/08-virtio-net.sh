@@ -100,3 +100,4 @@ stop_spand
 for f in m0 m1; do echo "--- $f"; cat $T/$f.txt; done
 echo "--- uploads"; cat $T/uploads
 echo "--- console"; cat $T/console
+echo "--- spand"; grep -v heartbeat $T/spand.log

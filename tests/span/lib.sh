@@ -58,7 +58,9 @@ mkinitrd() {
 # MEMBER_TIMEOUT and KERNEL override -smp 2, -m 256M, 120 s and /boot/vmlinux.
 # Members run with -no-reboot (a guest reset stops the span VM) unless
 # REBOOT=1 (a guest reset reboots the span VM).  KERNEL_ARGS is appended to
-# the guest's command line (e.g. loglevel=7 to debug a test).
+# the guest's command line (e.g. loglevel=7 to debug a test).  A member's
+# stderr says why it stopped ("qemu_system_shutdown_request reason=N": 6 the
+# guest or a peer shut down, 7 a guest reset with -no-reboot, 4 a signal).
 member() {
 	con=$1 rd=$2; shift 2
 	noreboot=-no-reboot
@@ -67,6 +69,7 @@ member() {
 		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "${KERNEL:-/boot/vmlinux}" -initrd "$rd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1${KERNEL_ARGS:+ $KERNEL_ARGS}" \
 		-display none $noreboot -nodefaults -nic none -vga none \
+		-trace qemu_system_shutdown_request \
 		-serial "file:$con" "$@"
 }
 
