@@ -60,9 +60,7 @@ for c in 0 1 2 3; do grep_check "debian 2+2: CPU-bound job ran on vCPU $c" "cpu$
 grep_check "debian 2+2: query-span shows both members" '"id": 1' $T/qmp.log
 if grep -q '"ipis-sent": [1-9]' $T/qmp.log; then ok "debian 2+2: IPIs forwarded (query-span)"; else nok "debian 2+2: IPIs forwarded (query-span)"; fi
 grep_check "debian 2+2: the guest uses KVM's PV spinlocks (PV kicks)" 'guest-dmesg: .*PV spinlocks enabled' $T/console
-# the totals: the last "counters" object of each answer
-errs() { grep -o '"counters": {[^}]*}' $1 | tail -n 1 | grep -o '"errors": [0-9]*' | cut -d' ' -f2; }
-e0=$(errs $T/qmp.log) e1=$(errs $T/qmp1.log)
+e0=$(span_counter $T/qmp.log errors) e1=$(span_counter $T/qmp1.log errors)
 check "debian 2+2: no member dropped or failed a message (query-span errors: ${e0:-none}, ${e1:-none})" [ "${e0:-x}" = 0 -a "${e1:-x}" = 0 ]
 stop_spand
 for f in m0 m1; do echo "--- $f"; cat $T/$f.txt; done

@@ -89,18 +89,16 @@ grep_check "virtio-blk: checksums match" 'blk: checksums match' $T/console
 a=$(tr -d '\r' < $T/console | sed -n 's/^blk: written \([0-9a-f]*\).*/\1/p' | head -n1)
 d=$(dd if=$T/disk.img bs=64k count=32 2>/dev/null | md5sum | cut -d' ' -f1)
 check "virtio-blk: the disk file holds what the guest wrote" [ -n "$a" -a "$a" = "$d" ]
-# totals: the first "counters" object of each answer
-kicks() { grep -o '"counters": {[^}]*}' $T/q$1.log | tail -n 1 | grep -o "\"$2\": [0-9]*" | cut -d' ' -f2; }
-ks=$(kicks 1 kicks-sent) kr=$(kicks 0 kicks-received)
+ks=$(span_counter $T/q1.log kicks-sent) kr=$(span_counter $T/q0.log kicks-received)
 check "virtio-blk: notifications from member 1 posted through its ioeventfds (query-span: kicks-sent ${ks:-none})" [ "${ks:-0}" -gt 0 ]
 check "virtio-blk: the owner delivered them (query-span: kicks-received ${kr:-none})" [ "${kr:-0}" -gt 0 ]
 grep_check "virtio-blk: INTx disk (level-triggered IOAPIC pin) steered to vCPU 2" 'intx: effective affinity 2' $T/console
 grep_check "virtio-blk: INTx disk: 8 rounds of I/O from vCPU 2 with checksums" 'intx: 8 of 8 rounds match' $T/console
 i2=$(tr -d '\r' < $T/console | sed -n 's/^intx: interrupts *[0-9]*: *[0-9]* *[0-9]* *\([0-9]*\).*/\1/p')
 check "virtio-blk: INTx disk: vCPU 2 took its interrupts (${i2:-none})" [ "${i2:-0}" -ge 8 ]
-e0=$(kicks 0 errors) e1=$(kicks 1 errors)
+e0=$(span_counter $T/q0.log errors) e1=$(span_counter $T/q1.log errors)
 check "virtio-blk: no member dropped or failed a message (query-span errors: ${e0:-none}, ${e1:-none})" [ "${e0:-x}" = 0 -a "${e1:-x}" = 0 ]
-es=$(kicks 1 eois-sent) er=$(kicks 0 eois-received)
+es=$(span_counter $T/q1.log eois-sent) er=$(span_counter $T/q0.log eois-received)
 check "virtio-blk: vCPU 2's EOIs sent to member 0's IOAPIC (query-span: eois-sent ${es:-none})" [ "${es:-0}" -ge 8 ]
 check "virtio-blk: member 0's IOAPIC took them (query-span: eois-received ${er:-none})" [ "${er:-0}" -ge 8 ]
 stop_spand

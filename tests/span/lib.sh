@@ -31,6 +31,10 @@ check() { n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
 # grep_check NAME PATTERN FILE
 grep_check() { if grep -q -e "$2" "$3"; then ok "$1"; else nok "$1 # '$2' not in $(basename "$3"): $(tail -n 3 "$3" | tr '\n' ' ' | cut -c1-200)"; fi; }
 
+# span_counter QMP-LOG NAME: counter NAME of the member's totals in its last
+# query-span answer (the last "counters" object), empty if none.
+span_counter() { grep -o '"counters": {[^}]*}' "$1" | tail -n 1 | grep -o "\"$2\": [0-9]*" | cut -d' ' -f2; }
+
 # start_spand ARGS...: spand on $SOCK, log in $T/spand.log.
 start_spand() {
 	rm -f "$SOCK"

@@ -79,7 +79,7 @@ static int kvm_span_to_wire(const struct kvm_span_irq *e,
     }
     w->dest_mode = e->dest_mode;
     w->shorthand = e->shorthand;
-    w->trigger = e->delivery_mode == KVM_SPAN_DM_REMRD ? 0 : e->trig_mode;
+    w->trigger = e->trig_mode;
     w->level = 1;
     w->x2apic = !!(e->flags & KVM_SPAN_IRQ_X2APIC);
     return 1;
