@@ -92,12 +92,10 @@ static void kvm_span_forward(const struct kvm_span_irq *e)
 
     /*
      * Only the owner's devices are real: others' copies are never used.
-     * KVM's PV kick (a vCPU's hypercall) has no source APIC either, but
-     * it comes from a vCPU here: a lost one leaves a vCPU halted for good
-     * (the PV spinlock waits with interrupts off).
+     * (KVM reports its PV kick as a vCPU's, KVM_SPAN_SRC_IPI, though it
+     * has no source APIC.)
      */
-    if (e->source == KVM_SPAN_SRC_DEVICE &&
-        e->delivery_mode != KVM_SPAN_DM_REMRD && !span_owns_firmware()) {
+    if (e->source == KVM_SPAN_SRC_DEVICE && !span_owns_firmware()) {
         return;
     }
     r = kvm_span_to_wire(e, &w);

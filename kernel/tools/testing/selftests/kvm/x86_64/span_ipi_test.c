@@ -14,6 +14,9 @@
  * 2..12 delivers locally, leaves through eight exits (the vCPU's queue) and
  * three span ring entries, each remote ID exactly once.
  *
+ * PV kick: KVM_HC_KICK_CPU for a remote APIC ID leaves as a vCPU's
+ * interrupt (KVM_SPAN_SRC_IPI), not a device's.
+ *
  * Inbound: KVM_SPAN_INJECT delivers fixed, lowest-priority, NMI, PV-kick,
  * logical, broadcast and shorthand interrupts to a running local vCPU, whose
  * handlers count them.
@@ -243,6 +246,44 @@ static void test_pv_ipi(void)
 	kvm_vm_free(vm);
 }
 
+static void kick_code(void)
+{
+	kvm_hypercall(KVM_HC_KICK_CPU, 0, 2, 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * KVM_HC_KICK_CPU (a PV spinlock's wake-up) for a remote APIC ID leaves as
+ * a vCPU's interrupt: it has no source APIC, yet it must not look like a
+ * device interrupt (user space forwards those only from the devices' owner).
+ */
+static void test_pv_kick(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_span_irq *e;
+	struct kvm_vm *vm;
+	uint32_t remote = 2;
+	struct ucall uc;
+
+	vm = vm_create_with_one_vcpu(&vcpu, kick_code);
+	span_set_remote(vm, &remote, 1);
+	vcpu_run(vcpu);
+	TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_SPAN_IRQ,
+		    "PV kick: %s", span_exit_str(vcpu));
+	e = &vcpu->run->span_irq;
+	TEST_ASSERT(e->dest_id == 2 && e->delivery_mode == KVM_SPAN_DM_REMRD &&
+		    e->source == KVM_SPAN_SRC_IPI &&
+		    e->src_apic_id == KVM_SPAN_APIC_NONE && !e->dest_mode &&
+		    !e->shorthand,
+		    "PV kick exit: dest %u mode %u source %u src %#x",
+		    e->dest_id, e->delivery_mode, e->source, e->src_apic_id);
+	vcpu_run(vcpu);
+	TEST_ASSERT(get_ucall(vcpu, &uc) == UCALL_DONE, "after the kick: %s",
+		    span_exit_str(vcpu));
+	pr_info("PV kick: one exit, source IPI\n");
+	kvm_vm_free(vm);
+}
+
 static uint32_t recv_count[256];
 static uint32_t nmi_count;
 
@@ -357,6 +398,7 @@ int main(int argc, char *argv[])
 	test_outbound(false);
 	test_outbound(true);
 	test_pv_ipi();
+	test_pv_kick();
 	test_inbound(false);
 	test_inbound(true);
 	return 0;
