@@ -12,7 +12,9 @@
 #   scripts/lab --timeout 1500 --job $job --script $job/job.sh
 # RUNS (default 20), CATCH (stop after this many resets, default 1) and
 # KERNEL_ARGS (e.g. loglevel=7), WORKLOAD (see below) and PLAIN=1 (the
-# control: the same guest in one QEMU without -span) from the environment.
+# control: the same guest in one QEMU without -span) and M1_DELAY (start
+# member 1 this many seconds after member 0) and LOAD (below) from the
+# environment.
 . /job/span/lib.sh
 RUNS=${RUNS:-20}
 # WORKLOAD=net: 08-virtio-net's guest instead (virtio-net on member 0, a
@@ -38,7 +40,10 @@ echo "guest-online=$(cat /sys/devices/system/cpu/online)"
 JOB
 fi
 mkinitrd $T/er.sh $T/er.rd
-qmp() { printf '{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}\n' "$2" > $T/q$1.in; }
+qmp() { timeout 5 sh -c 'printf "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"%s\"}}\n" "$2" > $1' sh $T/q$1.in "$2" || echo "early-reset: member $1 takes no monitor command (exited?)"; }
+# LOAD=N: N busy loops in the lab while the guests run (the crash came
+# more often on a loaded machine).
+for i in $(seq 1 ${LOAD:-0}); do sh -c 'while :; do :; done' & done
 caught=0 ok=0 MS="0 1"
 [ "${PLAIN:-0}" = 1 ] && MS=0
 for run in $(seq 1 $RUNS); do
@@ -64,6 +69,7 @@ for run in $(seq 1 $RUNS); do
 			-machine kernel-irqchip=split -action reboot=shutdown,shutdown=pause $M0_ARGS \
 			-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control > $T/m0.txt 2>&1 &
 		M0=$!
+		[ -n "$M1_DELAY" ] && sleep $M1_DELAY
 		member $T/c1 $T/er.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 			-machine kernel-irqchip=split -action reboot=shutdown,shutdown=pause \
 			-chardev pipe,id=qmp,path=$T/q1 -mon chardev=qmp,mode=control > $T/m1.txt 2>&1 &
@@ -91,7 +97,7 @@ for run in $(seq 1 $RUNS); do
 			echo "--- member $m monitor"
 			tr -d '\r' < $T/q$m.log | sed -n 's/.*"return": "\(.*\)"}$/\1/p' | sed 's/\\r\\n/\n/g; s/\\n/\n/g' | head -n 120
 		done
-		echo "--- console"; tr -d '\r' < $T/c0 2>/dev/null | tail -n 40
+		echo "--- console"; tr -d "\r" < $T/c0 2>/dev/null | tail -n ${CONSOLE_LINES:-40}
 		echo "--- spand"; grep -v heartbeat $T/spand.log | tail -n 20
 	else
 		ok=$((ok + 1))
