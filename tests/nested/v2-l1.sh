@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # V2 (one guest on two L1s), the L1 half: runs in L1a or L1b (ROLE=a|b,
-# set by the wrapper 03-v2.sh writes) as its /job/run. Each L1 reaches the
+# set by tests/nested/v2.sh) as its /job/run. Each L1 reaches the
 # span VM "v2" through its span-pci device (/dev/span0) and runs one QEMU
 # member of the Debian L2: L1a hosts vCPU 0, the firmware, the serial
 # console and the virtio-blk disk; L1b hosts vCPU 1. The L2's RAM is the
