@@ -4,6 +4,15 @@
 # wait channel and kernel stack go to OUT; a one-line summary
 # ("name[pid] STATE wchan ...") goes to stdout for the TAP line.  A process
 # in state D, or one that survives SIGKILL, is stuck in the lab's kernel.
+# stuck.sh --none-left: exit 0 if no member or spand process is left
+# (zombies do not count), 1 otherwise.
+if [ "$1" = --none-left ]; then
+	for p in $(pidof qemu-system-x86_64 spand 2>/dev/null); do
+		st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' /proc/$p/status 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != Z ] && exit 1
+	done
+	exit 0
+fi
 out=${1:-/dev/null}
 summary=
 for p in $(pidof qemu-system-x86_64 spand 2>/dev/null); do
