@@ -56,23 +56,24 @@ for run in $(seq 1 $RUNS); do
 		eval W$m=$!
 	done
 	export SMP=4 MEMBER_TIMEOUT=120
+	# frozen N CONSOLE ARGS...: a member (or the plain QEMU) that pauses on
+	# a reset, with its QMP monitor on the fifos $T/qN.{in,out}
+	frozen() {
+		n=$1 con=$2; shift 2
+		member $con $T/er.rd -machine kernel-irqchip=split \
+			-action reboot=shutdown,shutdown=pause \
+			-chardev pipe,id=qmp,path=$T/q$n -mon chardev=qmp,mode=control "$@" > $T/m$n.txt 2>&1
+	}
 	if [ "${PLAIN:-0}" = 1 ]; then
 		# the control: the same guest in one plain QEMU (no -span)
-		member $T/c0 $T/er.rd \
-			-machine kernel-irqchip=split -action reboot=shutdown,shutdown=pause $M0_ARGS \
-			-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control > $T/m0.txt 2>&1 &
-		M0=$!
-		M1=
-		printf '{"execute":"qmp_capabilities"}\n' > $T/q1.log
+		frozen 0 $T/c0 $M0_ARGS &
+		M0=$! M1=
+		: > $T/q1.log	# an earlier run's SHUTDOWN must not count
 	else
-		member $T/c0 $T/er.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
-			-machine kernel-irqchip=split -action reboot=shutdown,shutdown=pause $M0_ARGS \
-			-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control > $T/m0.txt 2>&1 &
+		frozen 0 $T/c0 -span vm1,socket=$SOCK,member=m0,vcpus=0-1 $M0_ARGS &
 		M0=$!
 		[ -n "$M1_DELAY" ] && sleep $M1_DELAY
-		member $T/c1 $T/er.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
-			-machine kernel-irqchip=split -action reboot=shutdown,shutdown=pause \
-			-chardev pipe,id=qmp,path=$T/q1 -mon chardev=qmp,mode=control > $T/m1.txt 2>&1 &
+		frozen 1 $T/c1 -span vm1,socket=$SOCK,member=m1,vcpus=2-3 &
 		M1=$!
 	fi
 	t=0 state=running
