@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0
+# check-nested V3: one unmodified Debian guest (3 vCPUs) on three L1s at
+# once: vCPU 0, the firmware and the disk in L1a, vCPU 1 in L1b, vCPU 2 in
+# L1c, which writes and reads back L1a's disk
+# (tests/nested/span-topology.sh).
+. /job/nested/lib.sh
+. /job/nested/span-topology.sh
+L1_TIMEOUT=330
+[ -f $N/params ] && . $N/params
+# three L1s in the lab's 4G and on its 2 CPUs: smaller than the defaults
+L1_MEM=768M L1_SMP=1
+span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2
+exit 0
