@@ -7,12 +7,16 @@
 #   NBENCH cpu ...           the parallel CPU-bound job (nested-bench cpu
 #                            on every vCPU; CPU_WORK units, CPU_REPS reps)
 #   NBENCH exit-median ...   one KVM exit round trip (EXITS cpuid, 5 phases)
+#   NBENCH ipi ...           futex ping-pong between vCPU 0 and the last
+#                            vCPU (span-bench ipi; IPI_RT round trips, 5
+#                            phases): a wake-up IPI each way (across L1s
+#                            in V2)
 #   blk: written A read B    virtio-blk (/dev/vda) write and read-back
 #   blk: checksums match on cpu N
 # Parameters come from /job/params (sourced if present). BLK_CPU pins the
 # disk test to that vCPU (V2..V4: a vCPU of another hypervisor than the
 # disk's owner).
-CPU_WORK=2000 CPU_REPS=1 EXITS=0 BLK=1 BLK_CPU=
+CPU_WORK=2000 CPU_REPS=1 EXITS=0 IPI_RT=0 BLK=1 BLK_CPU=
 [ -f /job/params ] && . /job/params
 l2_mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
 if [ "$BLK" = 1 ]; then
@@ -21,6 +25,8 @@ fi
 n=$(nproc)
 echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) nproc=$n clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 [ "$EXITS" -gt 0 ] && /job/nested-bench exit "$EXITS" 5 | grep median
+[ "$IPI_RT" -gt 0 ] && [ "$n" -ge 2 ] &&
+	/job/span-bench ipi "$IPI_RT" 5 "0:$((n - 1))" | sed 's/^BENCH /NBENCH /'
 cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
 /job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
 if [ "$BLK" = 1 ]; then

@@ -63,13 +63,15 @@ pack_initrd() {
 
 # l2_initrd SCRIPT OUT [PARAMS]: an L2 initramfs: guest.cpio (busybox,
 # lab-init), SCRIPT as /job/run, Debian's virtio modules in /job/modules,
-# nested-bench in /job and PARAMS (default $N/params) as /job/params.
+# nested-bench and span-bench in /job and PARAMS (default $N/params) as
+# /job/params.
 l2_initrd() {
 	d=$T/l2rd.$$
 	rm -rf "$d" && mkdir -p "$d/job"
 	cp "$1" "$d/job/run"
 	[ -d $N/modules ] && cp -r $N/modules "$d/job/"
 	[ -x $N/nested-bench ] && cp $N/nested-bench "$d/job/"
+	[ -x $N/span-bench ] && cp $N/span-bench "$d/job/"
 	[ -f "${3:-$N/params}" ] && cp "${3:-$N/params}" "$d/job/params"
 	pack_initrd /boot/guest.cpio "$d" "$2"
 	rm -rf "$d"
