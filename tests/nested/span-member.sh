@@ -61,6 +61,8 @@ if [ "$OWNER" = 1 ]; then
 		check "$TOPO $W's disk file holds what vCPU $BLK_CPU wrote" [ -n "$a" -a "$a" = "$d" ]
 	fi
 	console_lines $D/l2.con 'NBENCH' | sed "s/^/NESTED-M: level=L2 who=$(echo "$TOPO" | tr A-Z a-z)-l2 /"
+	console_lines $D/l2.con 'guest:' | sed "s/^/SPAN-GUEST $TOPO /"
+	console_lines $D/l2.con 'blk:' | sed "s/^/SPAN-GUEST $TOPO /"
 fi
 if [ "$VM_STATUS" != 0 ] || [ "$OWNER" != 1 ]; then
 	echo "--- L2 console in $W (tail)"; tr -d '\r' < $D/l2.con | tail -n 15

@@ -61,6 +61,7 @@ span_topology() {
 		W=$(echo "$where" | sed 's/^l1/L1/')
 		console_lines $T/$topo-$where.con 'NESTED-' | grep -v '^NESTED-HB:'
 		console_lines $T/$topo-$where.con 'SPAN-COUNTERS' | sed 's/^/NESTED-M: /'
+		console_lines $T/$topo-$where.con 'SPAN-GUEST' 
 		check "$topo $W job exits 0" [ "$(cat $T/$topo-$where.status 2>/dev/null)" = 0 ]
 		grep_check "$topo $W's span-pci device joined span $span (L0 side)" "joined span '$span'" $T/$topo-$where.con.qemu
 		grep_check "$topo spand: member $where joined $span through $W's device" "event=member_join.*$where" $T/spand-$span.log
@@ -68,6 +69,7 @@ span_topology() {
 	if [ -f $T/$topo-l0.out ]; then
 		grep '^NESTED-' $T/$topo-l0.out
 		grep '^SPAN-COUNTERS' $T/$topo-l0.out | sed 's/^/NESTED-M: /'
+		grep '^SPAN-GUEST' $T/$topo-l0.out
 		grep_check "$topo spand: member l0 joined $span through its socket (L0)" "event=member_join.*l0" $T/spand-$span.log
 	fi
 	if ! grep -q "NESTED-TAP: ok $topo L2 (Debian) job exits 0" $owner_out 2>/dev/null ||
