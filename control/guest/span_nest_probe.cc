@@ -17,6 +17,11 @@
 //       garbage, messages before HELLO, a spoofed source slot, mappings
 //       beyond what L0 attached; each must be refused.
 //
+//   span-nest-probe canary SOCKET VM DONEFILE   a member on L0 of a span no
+//       L1 is given: fills all of its memory with a pattern, waits until
+//       DONEFILE exists (the L1s have run), then checks every word: a
+//       write from another span's L1 (isolation broken) shows as a change.
+//
 // Prints "PROBE ok ..." lines; exit status 0 on success.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -106,16 +111,48 @@ int hostile(const ConnectOptions &opt) {
     return ok && r ? 0 : 1;
 }
 
+// The canary's word at byte offset `off`: differs from word to word and
+// from zero, so neither a cleared nor a copied page passes.
+uint64_t canary_word(uint64_t off) { return (off + 8) * 0x9E3779B97F4A7C15ull; }
+
+int canary(Member &m, uint64_t *mem, const char *done_file) {
+    const uint64_t words = m.mem_size() / 8;
+    for (uint64_t i = 0; i < words; i++) mem[i] = canary_word(i * 8);
+    std::printf("PROBE ok canary written over all %" PRIu64 " MiB\n", m.mem_size() >> 20);
+    std::fflush(stdout);
+    for (int waited = 0; access(done_file, F_OK) != 0; waited++) {
+        if (waited == 6000) {
+            std::printf("PROBE FAIL canary: %s did not appear within 600 s\n", done_file);
+            return 1;
+        }
+        usleep(100000);
+    }
+    uint64_t bad = 0, first = 0;
+    for (uint64_t i = 0; i < words; i++) {
+        if (mem[i] != canary_word(i * 8) && bad++ == 0) first = i * 8;
+    }
+    if (bad) {
+        std::printf("PROBE FAIL canary: %" PRIu64 " words changed, the first at offset %#" PRIx64
+                    "\n", bad, first);
+        return 1;
+    }
+    std::printf("PROBE ok canary intact: all %" PRIu64 " MiB unchanged\n", m.mem_size() >> 20);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: span-nest-probe host|l1|attach SOCKET-OR-DEVICE VM\n");
+    bool is_canary = argc == 5 && std::strcmp(argv[1], "canary") == 0;
+    if (argc != 4 && !is_canary) {
+        std::fprintf(stderr,
+                     "usage: span-nest-probe host|l1|attach|hostile SOCKET-OR-DEVICE VM\n"
+                     "       span-nest-probe canary SOCKET VM DONEFILE\n");
         return 2;
     }
     std::string mode = argv[1];
     ConnectOptions opt;
     opt.socket_path = argv[2];
     opt.vm_name = argv[3];
-    opt.member_name = mode == "host" ? "probe-l0" : "probe-l1";
+    opt.member_name = mode == "host" ? "probe-l0" : is_canary ? "canary-l0" : "probe-l1";
     if (mode == "hostile") return hostile(opt);
     uint64_t t0 = now_ns();
     auto c = Member::connect(opt);
@@ -129,6 +166,7 @@ int main(int argc, char **argv) {
     auto *mem = static_cast<char *>(p);
     std::printf("PROBE ok mapped %" PRIu64 " MiB in %" PRIu64 " us\n", m.mem_size() >> 20,
                 (now_ns() - t1) / 1000);
+    if (is_canary) return canary(m, static_cast<uint64_t *>(p), argv[4]);
     if (mode == "attach") {
         // Touch the first and the last page: the whole window is there.
         volatile char *v = mem;

@@ -10,6 +10,10 @@
 # L0's marker through the window, writes its own, and a heartbeat crosses
 # the doorbells both ways.  A HELLO for a span the device does not serve is
 # refused.  L0 QEMU prints the window attach time for 256 MiB and 1 GiB.
+# Isolation: a third span, "other", that no device serves holds a canary
+# over all its memory (an L0 member, span-nest-probe canary) while the L1
+# writes every page of "big" and tries its bad input; afterwards every
+# word of "other" must be unchanged.
 # Result lines: "SPAN-TAP: ok|not ok NAME"; attach times "SPAN-NEST-ATTACH".
 PATH=/span/bin:$PATH
 T=/tmp/nest
@@ -19,12 +23,16 @@ ok() { echo "SPAN-TAP: ok $*"; }
 nok() { echo "SPAN-TAP: not ok $*"; }
 grep_check() { if grep -q -e "$2" "$3"; then ok "$1"; else nok "$1 # '$2' not in $(basename "$3")"; fi; }
 
-spand --socket $SOCK --create smoke:256M --create big:1G --max-members 4 \
+spand --socket $SOCK --create smoke:256M --create big:1G --create other:64M --max-members 4 \
 	--ring-size 64K 2> $T/spand.log &
 SPAND=$!
 i=0
 while [ ! -S $SOCK ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 
+# The canary fills "other" and checks it once $T/l1.done exists.
+rm -f $T/l1.done
+span-nest-probe canary $SOCK other $T/l1.done > $T/canary.log 2>&1 &
+CANARY=$!
 # The L0 member takes slot 0 of "smoke" and waits for the L1.
 span-nest-probe host $SOCK smoke > $T/host.log 2>&1 &
 HOST=$!
@@ -64,6 +72,9 @@ timeout -k 5 300 qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m
 	-device span-pci,socket=$SOCK,span=big,window=1G,channel=2M \
 	< /dev/null > $T/l0qemu.log 2>&1
 echo "L1 ran for $(( $(date +%s) - start )) s"
+touch $T/l1.done
+wait $CANARY
+cst=$?
 ( sleep 5; kill $HOST 2>/dev/null ) &
 wait $HOST
 hst=$?
@@ -72,6 +83,7 @@ kill $SPAND 2>/dev/null
 echo "---- L1 console"; tr -d '\r' < $T/l1.console | grep -v '^$' | tail -n 40
 echo "---- L0 QEMU (L1's device side)"; cat $T/l0qemu.log
 echo "---- L0 member"; cat $T/host.log
+echo "---- L0 canary member (span other)"; cat $T/canary.log
 echo "---- spand"; tail -n 20 $T/spand.log
 
 grep_check "span-pci: /dev/span0 and /dev/span1 in the L1" '/dev/span0 /dev/span1' $T/l1.console
@@ -85,5 +97,10 @@ grep_check "span-pci: bad input refused, device still works" 'PROBE ok device st
 if grep -q 'PROBE FAIL refused:' $T/l1.console; then nok "span-pci: every bad input refused # $(grep 'PROBE FAIL refused:' $T/l1.console | head -n 1)"; else ok "span-pci: every bad input refused"; fi
 grep_check "span-pci: own doorbell is an irqfd on L0" 'own doorbell via irqfd' $T/l0qemu.log
 [ $hst = 0 ] && ok "span-pci: L0 member finished" || nok "span-pci: L0 member finished # status $hst"
+if [ $cst = 0 ] && grep -q 'PROBE ok canary intact' $T/canary.log; then
+	ok "span-pci: isolation: a span no device serves is unchanged after the L1 wrote all of its own and tried bad input"
+else
+	nok "span-pci: isolation: a span no device serves is unchanged after the L1 wrote all of its own and tried bad input # $(grep -m1 'PROBE FAIL' $T/canary.log)"
+fi
 sed -n 's/.*joined span .\([a-z]*\). as slot \([0-9]*\): \([0-9]*\) MiB attached in \([0-9]*\) us, own doorbell via \(.*\)/SPAN-NEST-ATTACH: span=\1 slot=\2 mib=\3 us=\4 doorbell=\5/p' $T/l0qemu.log
 exit 0
