@@ -33,11 +33,33 @@
  *    shadows (KVM_SPAN_SHADOW_PEER/INVALIDATE there).  Local shadows were
  *    already updated by kvm_mmu_track_write().
  *
+ * Progress of a write KVM cannot emulate (XSAVE into a frame peers shadow):
+ * KVM unprotects the frame and retries; for an imported frame that is an INV
+ * (__kvm_span_shadow_unprotect()), after which the peers have no shadow of
+ * it and withdraw it, even when their INVALIDATE zapped nothing, and the
+ * import goes.  The retry loop guard (last_retry_eip/addr) is not applied
+ * to imported frames: the same task's next XSAVE to the same place, after
+ * a peer imported the frame again, is not that loop.
+ *
  * Unsync leaf pages: an imported frame is write-tracked, and the MMU never
  * makes shadow pages of a write-tracked frame unsync (mmu_try_to_unsync_pages
  * refuses), so a frame some peer shadows is never unsync here; importing a
  * frame write-protects every existing SPTE mapping it.  A frame only this
  * KVM shadows may be unsync: nobody else needs to hear of its writes.
+ *
+ * Imports and memslots: an imported frame holds exactly one write-tracking
+ * reference in the memslot of address space 0 that covers it (never in the
+ * SMM address space's, which kvm_gfn_is_write_tracked() also looks at),
+ * next to KVM's own references for upper-level shadow pages of the same
+ * frame.  A memslot's write-tracking
+ * counts die with it, and QEMU re-creates RAM memslots whenever the guest
+ * reprograms the PC's PAM registers (every boot), so a new memslot gets the
+ * references of the imported frames it covers before it is installed
+ * (kvm_span_shadow_create_memslot()), and IMPORT/RELEASE hold slots_lock so
+ * that none lands between that and the installation.  A release then always
+ * drops its own reference; were it to drop KVM's, an upper-level shadow page
+ * would lose its protection and could become unsync, which the MMU cannot
+ * sync (a vCPU then retries one page fault for ever).
  *
  * Everything from user space is checked: gfns must be in a user memslot,
  * batches are bounded, imports are deduplicated (at most one per guest
@@ -175,6 +197,16 @@ bool __kvm_span_shadow_unprotect(struct kvm_vcpu *vcpu, gfn_t gfn)
 	span_queue_inv(&vcpu->arch.span_shadow, gfn);
 	kvm_make_request(KVM_REQ_SPAN_SHADOW_EXIT, vcpu);
 	return true;
+}
+
+bool __kvm_span_shadow_peer_frame(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa)
+{
+	struct kvm_span_shadow *sh = vcpu->kvm->arch.span_shadow;
+	gpa_t gpa = cr2_or_gpa;
+
+	if (!vcpu->arch.mmu->root_role.direct)
+		gpa = kvm_mmu_gva_to_gpa_write(vcpu, cr2_or_gpa, NULL);
+	return gpa != INVALID_GPA && xa_load(&sh->imported, gpa_to_gfn(gpa));
 }
 
 static bool span_ring_push(struct kvm_span_shadow_ring *ring, u32 op, u64 gfn)
@@ -332,10 +364,18 @@ static int span_shadow_peer(struct kvm *kvm, void __user *argp)
 		return -EINVAL;
 	}
 
+	/* No memslot is created between the check below and the ops. */
+	mutex_lock(&kvm->slots_lock);
 	mutex_lock(&sh->peer_lock);
 	idx = srcu_read_lock(&kvm->srcu);
-	/* All or nothing: a frame outside the guest's memory refuses the call. */
+	/*
+	 * All or nothing: a frame outside the guest's memory refuses the call,
+	 * unless it is released after its memslot went away.
+	 */
 	for (i = 0; i < arg.nr; i++) {
+		if (arg.op == KVM_SPAN_SHADOW_RELEASE &&
+		    xa_load(&sh->imported, gfns[i]))
+			continue;
 		if (!kvm_is_visible_memslot(gfn_to_memslot(kvm, gfns[i]))) {
 			r = -EINVAL;
 			goto out;
@@ -363,11 +403,12 @@ static int span_shadow_peer(struct kvm *kvm, void __user *argp)
 		case KVM_SPAN_SHADOW_RELEASE:
 			if (!xa_erase(&sh->imported, gfn))
 				break;
-			write_lock(&kvm->mmu_lock);
-			/* The memslot may have been replaced since the import. */
-			if (kvm_gfn_is_write_tracked(kvm, slot, gfn))
+			/* Its reference is in the memslot covering gfn, if any. */
+			if (kvm_is_visible_memslot(slot)) {
+				write_lock(&kvm->mmu_lock);
 				__kvm_write_track_remove_gfn(kvm, slot, gfn);
-			write_unlock(&kvm->mmu_lock);
+				write_unlock(&kvm->mmu_lock);
+			}
 			n_done++;
 			break;
 		case KVM_SPAN_SHADOW_INVALIDATE:
@@ -399,11 +440,38 @@ out:
 		break;
 	}
 	mutex_unlock(&sh->peer_lock);
+	mutex_unlock(&kvm->slots_lock);
 	kfree(gfns);
 	if (r)
 		return r;
 	/* INVALIDATE: how many shadow pages went (capped, for tests). */
 	return arg.op >= KVM_SPAN_SHADOW_INVALIDATE ? min_t(u64, zapped, INT_MAX) : 0;
+}
+
+void __kvm_span_shadow_create_memslot(struct kvm *kvm,
+				      struct kvm_memory_slot *slot)
+{
+	struct kvm_span_shadow *sh = kvm->arch.span_shadow;
+	unsigned long gfn;
+	void *entry;
+
+	lockdep_assert_held(&kvm->slots_lock);
+
+	/*
+	 * Imports live in address space 0, where IMPORT and RELEASE find
+	 * them; kvm_gfn_is_write_tracked() looks at both address spaces, so a
+	 * reference in the SMM one would outlive its release.
+	 */
+	if (slot->as_id || !slot->npages)
+		return;
+	xa_for_each_range(&sh->imported, gfn, entry, slot->base_gfn,
+			  slot->base_gfn + slot->npages - 1) {
+		/* The slot is not installed yet: no SPTE maps it. */
+		write_lock(&kvm->mmu_lock);
+		__kvm_write_track_add_gfn(kvm, slot, gfn);
+		write_unlock(&kvm->mmu_lock);
+		cond_resched();
+	}
 }
 
 static void span_ring_free(struct kvm_span_shadow_ring *ring)

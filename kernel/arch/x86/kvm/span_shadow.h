@@ -53,6 +53,20 @@ static inline bool kvm_span_shadow_unprotect(struct kvm_vcpu *vcpu, gfn_t gfn)
 	       __kvm_span_shadow_unprotect(vcpu, gfn);
 }
 
+bool __kvm_span_shadow_peer_frame(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa);
+
+/*
+ * Does a write fault on @cr2_or_gpa hit a frame peers shadow?  An INV makes
+ * progress on it (the peers unshadow it and the import goes), so unprotecting
+ * it and retrying is never the loop last_retry_eip/addr guards against.
+ */
+static inline bool kvm_span_shadow_peer_frame(struct kvm_vcpu *vcpu,
+					      gpa_t cr2_or_gpa)
+{
+	return kvm_span_shadow_active(vcpu->kvm) &&
+	       __kvm_span_shadow_peer_frame(vcpu, cr2_or_gpa);
+}
+
 void __kvm_span_shadow_unshadowed(struct kvm *kvm, gfn_t gfn);
 
 /* Under mmu_lock: the last shadow page of @gfn is going away. */
@@ -60,6 +74,21 @@ static inline void kvm_span_shadow_unshadowed(struct kvm *kvm, gfn_t gfn)
 {
 	if (kvm_span_shadow_active(kvm))
 		__kvm_span_shadow_unshadowed(kvm, gfn);
+}
+
+void __kvm_span_shadow_create_memslot(struct kvm *kvm,
+				      struct kvm_memory_slot *slot);
+
+/*
+ * A memslot being created (or moved) starts with no write-tracking: give it
+ * the references of the frames peers shadow that fall in it, before it is
+ * installed (slots_lock held).
+ */
+static inline void kvm_span_shadow_create_memslot(struct kvm *kvm,
+						  struct kvm_memory_slot *slot)
+{
+	if (kvm_span_shadow_active(kvm))
+		__kvm_span_shadow_create_memslot(kvm, slot);
 }
 
 int kvm_span_shadow_vcpu_exit(struct kvm_vcpu *vcpu);

@@ -17,7 +17,14 @@
  * With the relay B reads 2.  Without it ("norelay", the bug being fixed)
  * B's shadow of PT is stale and B still reads 1, which the test requires,
  * so that it shows the coherence code is what makes the first case pass.
- * A third part feeds bad input to the new ioctls.
+ * A third part re-creates a memslot under an imported frame, as QEMU does
+ * on every boot when the guest reprograms the PAM registers: the import
+ * must hold in the new memslot (a write to the frame still leaves as an
+ * INV exit), and releasing it afterwards must leave KVM's own protection of
+ * the frame, an upper-level page table it shadows, in place (the guest's
+ * write to its page directory is still emulated).  Before the fix both
+ * failed, and the unprotected page directory's shadow page went unsync.
+ * A fourth part feeds bad input to the new ioctls.
  *
  * Needs shadow paging (KVM_CAP_SPAN_SHADOW is 0 with TDP):
  *   kvm_amd.npt=0 or kvm_intel.ept=0.
@@ -25,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +49,11 @@
 #define P1_PAGE		1
 #define P2_PAGE		2
 #define TEST_VA		0x50000000ull
+/* Part 3: TEST_VA2 walks PD -> PT2 -> P3, all in the shared slot. */
+#define PD_PAGE		3
+#define PT2_PAGE	4
+#define P3_PAGE		5
+#define TEST_VA2	0x80000000ull	/* its own PDPT entry, index 2 */
 #define RING_ENTRIES	64
 
 #define PTE_FLAGS	(PTE_PRESENT_MASK | PTE_WRITABLE_MASK | \
@@ -72,6 +85,18 @@ static void guest_b(void)
 	GUEST_SYNC(READ_ONCE(*(uint64_t *)TEST_VA));
 	asm volatile("invlpg (%0)" : : "r"(TEST_VA) : "memory");
 	GUEST_SYNC(READ_ONCE(*(uint64_t *)TEST_VA));
+	GUEST_DONE();
+}
+
+/* @pd_va: the page directory of TEST_VA2, identity-mapped as data. */
+static void guest_x(uint64_t pd_va)
+{
+	GUEST_SYNC(READ_ONCE(*(uint64_t *)TEST_VA2));
+	WRITE_ONCE(((uint64_t *)pd_va)[1], 0);
+	GUEST_SYNC(0);
+	GUEST_SYNC(READ_ONCE(*(uint64_t *)TEST_VA2));
+	WRITE_ONCE(((uint64_t *)pd_va)[1], 0);
+	GUEST_SYNC(0);
 	GUEST_DONE();
 }
 
@@ -335,6 +360,83 @@ static void test_norelay(void)
 	ksft_test_result_pass("norelay: without coherence B keeps the stale mapping\n");
 }
 
+/* One counter of @vcpu's binary statistics. */
+static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_header header;
+	struct kvm_stats_desc *descs, *desc;
+	int fd = vcpu_get_stats_fd(vcpu);
+	bool found = false;
+	uint64_t v = 0;
+	int i;
+
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc && !found; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		if (strcmp(desc->name, name))
+			continue;
+		read_stat_data(fd, &header, desc, &v, 1);
+		found = true;
+	}
+	free(descs);
+	close(fd);
+	TEST_ASSERT(found, "no vCPU statistic %s", name);
+	return v;
+}
+
+static void test_memslot_recreated(void)
+{
+	struct member x = { .name = "X" };
+	uint64_t pd_gfn = SHARED_GFN + PD_PAGE, *shared, *pdpe, v, emulated;
+	int level = PG_LEVEL_1G, invs;
+
+	x.vm = vm_create_with_one_vcpu(&x.vcpu, guest_x);
+	vm_userspace_mem_region_add(x.vm, VM_MEM_SRC_SHMEM, SHARED_GPA,
+				    SHARED_SLOT, SHARED_PAGES, 0);
+	shared = addr_gpa2hva(x.vm, SHARED_GPA);
+	memset(shared, 0, SHARED_PAGES * getpagesize());
+	shared[P3_PAGE * 512] = 3;
+	shared[PT2_PAGE * 512] = (SHARED_GPA + P3_PAGE * 4096) | PTE_FLAGS;
+	shared[PD_PAGE * 512] = (SHARED_GPA + PT2_PAGE * 4096) | PTE_FLAGS;
+	virt_map(x.vm, SHARED_GPA, SHARED_GPA, SHARED_PAGES);
+	virt_pg_map(x.vm, TEST_VA2, SHARED_GPA + P3_PAGE * 4096);
+	pdpe = __vm_get_page_table_entry(x.vm, TEST_VA2, &level);
+	TEST_ASSERT(level == PG_LEVEL_1G, "PDPTE lookup");
+	*pdpe = (SHARED_GPA + PD_PAGE * 4096) | PTE_FLAGS;
+	vcpu_args_set(x.vcpu, 1, SHARED_GPA + PD_PAGE * 4096);
+	member_enable(&x);
+
+	/* X shadows its page directory PD (KVM write-tracks it). */
+	v = member_sync(&x);
+	TEST_ASSERT(v == 3, "X: TEST_VA2 reads %lu, not 3", v);
+
+	/* A peer shadows PD too; then the memslot is deleted and re-created. */
+	span_peer(x.vm, KVM_SPAN_SHADOW_IMPORT, pd_gfn);
+	vm_set_user_memory_region(x.vm, SHARED_SLOT, 0, SHARED_GPA, 0, shared);
+	vm_set_user_memory_region(x.vm, SHARED_SLOT, 0, SHARED_GPA,
+				  SHARED_PAGES * getpagesize(), shared);
+	invs = x.invs;
+	member_sync(&x);
+	TEST_ASSERT(x.invs == invs + 1,
+		    "X's write to the imported frame sent %d INVs, not 1: the import did not survive the re-created memslot",
+		    x.invs - invs);
+
+	/* X shadows PD again; the peer stops: only KVM's own reference stays. */
+	v = member_sync(&x);
+	TEST_ASSERT(v == 3, "X: TEST_VA2 reads %lu after the re-creation, not 3", v);
+	span_peer(x.vm, KVM_SPAN_SHADOW_RELEASE, pd_gfn);
+	TEST_ASSERT_EQ(vm_get_stat(x.vm, "span_shadow_released"), 1);
+	emulated = vcpu_stat(x.vcpu, "pf_emulate");
+	member_sync(&x);
+	TEST_ASSERT(vcpu_stat(x.vcpu, "pf_emulate") > emulated,
+		    "X's write to its own page directory was not emulated: the release took KVM's write-tracking of a shadowed page table");
+	TEST_ASSERT(x.invs == invs + 1, "INV for a released frame");
+	member_done(&x);
+	member_free(&x);
+	ksft_test_result_pass("memslot re-created: import holds, release keeps KVM's protection\n");
+}
+
 static void test_bad_input(void)
 {
 	struct kvm_span_shadow_enable en = { .entries = 64, .eventfd = -1 };
@@ -433,9 +535,10 @@ int main(int argc, char *argv[])
 	}
 
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	test_relay();
 	test_norelay();
+	test_memslot_recreated();
 	test_bad_input();
 	ksft_finished();
 }
