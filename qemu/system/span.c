@@ -37,6 +37,7 @@
 #include "system/runstate.h"
 #include "system/span.h"
 #include "system/system.h"
+#include "trace.h"
 
 #define SPAN_WAIT_DEFAULT 30        /* seconds */
 #define SPAN_REQUEST_TIMEOUT 5000   /* ms */
@@ -446,14 +447,13 @@ void span_send_interrupt(const struct span_interrupt *irq)
     uint32_t dsts;
     bool broadcast = irq->dest == (irq->x2apic ? 0xffffffffu : 0xffu);
 
-    if (getenv("SPAN_DEBUG")) {
-        fprintf(stderr, "span: %" PRId64 " ms: ipi dest=%u src=%u vec=%u "
-                "dm=%u mode=%u "
-                "sh=%u trig=%u level=%u x2=%u -> %s\n",
-                g_get_monotonic_time() / 1000, irq->dest,
-                irq->src_apic, irq->vector, irq->delivery, irq->dest_mode,
-                irq->shorthand, irq->trigger, irq->level, irq->x2apic,
-                span_reject_str(span_validate_interrupt(irq)));
+    if (trace_event_get_state_backends(TRACE_SPAN_SEND_INTERRUPT)) {
+        trace_span_send_interrupt(irq->dest, irq->src_apic, irq->vector,
+                                  irq->delivery, irq->dest_mode,
+                                  irq->shorthand,
+                                  irq->level << 1 | irq->trigger,
+                                  irq->x2apic,
+                                  span_reject_str(span_validate_interrupt(irq)));
     }
     QEMU_LOCK_GUARD(&span.lock);
     if (irq->shorthand == SPAN_SH_NONE &&
@@ -536,11 +536,8 @@ static void span_inject(const struct span_msg_hdr *h)
     const struct span_interrupt *irq = (const void *)(h + 1);
     int r = span.ops ? span.ops->inject(irq) : -ENOSYS;
 
-    if (getenv("SPAN_DEBUG")) {
-        fprintf(stderr, "span: %" PRId64 " ms: inject dest=%u vec=%u dm=%u "
-                "sh=%u -> %d\n", g_get_monotonic_time() / 1000, irq->dest,
-                irq->vector, irq->delivery, irq->shorthand, r);
-    }
+    trace_span_inject(h->src, irq->dest, irq->vector, irq->delivery,
+                      irq->shorthand, r);
     QEMU_LOCK_GUARD(&span.lock);
     if (r < 0) {
         span.total.errors++;
@@ -554,6 +551,17 @@ static void span_inject(const struct span_msg_hdr *h)
 bool span_forwards_io(void)
 {
     return span_given && span.firmware == 0;
+}
+
+/*
+ * Does the main loop wait for this vCPU, which waits for a peer's answer?
+ * It does when it stops the vCPU (reset, pause, shutdown) and when it queued
+ * work for it (run_on_cpu(): QMP's register dumps, state synchronisation);
+ * meanwhile it reads no message, so the vCPU must read its answer itself.
+ */
+static bool span_main_loop_waits_for(CPUState *cpu)
+{
+    return qatomic_read(&cpu->stop) || !cpu_work_list_empty(cpu);
 }
 
 /*
@@ -606,11 +614,8 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                 }
             }
         }
-        if (getenv("SPAN_DEBUG")) {
-            fprintf(stderr, "span: cpu %d %s %s 0x%" PRIx64 " size %u: %d\n",
-                    cpu->cpu_index, pio ? "pio" : "mmio",
-                    is_write ? "write" : "read", addr, size, r);
-        }
+        trace_span_forward_io(cpu->cpu_index, pio ? "pio" : "mmio", is_write,
+                              addr, size, r);
         /*
          * Wait for the owner; give up when the span VM stops, or when a
          * reset of the span VM stops this vCPU.  Answers are read by the
@@ -624,7 +629,7 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             } else if (qatomic_read(&span.resetting) &&
                        qatomic_read(&cpu->stop)) {
                 r = -ECANCELED;
-            } else if (qatomic_read(&cpu->stop)) {
+            } else if (span_main_loop_waits_for(cpu)) {
                 bql_lock();
                 span_fd_read(NULL);
                 bql_unlock();
@@ -639,6 +644,7 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                 span.total.errors++;
             }
         }
+        trace_span_forward_io_done(cpu->cpu_index, r);
         if (!is_write) {
             stn_le_p(data, size, r < 0 ? ~0ULL : p->data);
         }
@@ -1105,11 +1111,7 @@ static void span_inject_deferred(void)
 
 static void span_start(void *opaque)
 {
-    if (getenv("SPAN_DEBUG")) {
-        fprintf(stderr, "span: %" PRId64 " ms: running, %u deferred\n",
-                g_get_monotonic_time() / 1000,
-                g_queue_get_length(&span.deferred));
-    }
+    trace_span_running(g_queue_get_length(&span.deferred));
     span.ready = true;
     if (span_owns_firmware()) {
         span_send_clock(NULL);
@@ -1180,6 +1182,7 @@ static void span_reset_handler(void *opaque)
         return;     /* the reset that creates the machine */
     }
     span.resetting = true;
+    trace_span_reset(span.peer_reset, g_queue_get_length(&span.deferred));
     if (span.peer_reset) {
         span.peer_reset = false;
     } else {
@@ -1187,11 +1190,6 @@ static void span_reset_handler(void *opaque)
     }
     if (span_owns_firmware()) {
         span_send_clock(NULL);
-    }
-    if (getenv("SPAN_DEBUG")) {
-        fprintf(stderr, "span: %" PRId64 " ms: reset, %u deferred\n",
-                g_get_monotonic_time() / 1000,
-                g_queue_get_length(&span.deferred));
     }
     aio_bh_schedule_oneshot(qemu_get_aio_context(), span_reset_done, NULL);
 }
@@ -1833,6 +1831,12 @@ static void span_wt_request(const struct span_msg_hdr *h)
             return;
         }
     }
+    trace_span_wt_request(h->src, h->type, generation,
+                          h->type == SPAN_MSG_WT_INVALIDATE ? inv->gfn :
+                          pub->nr_ranges ? ((const struct span_gfn_range *)
+                                            (pub + 1))->gfn : 0,
+                          h->type == SPAN_MSG_WT_INVALIDATE ? inv->nr_pages :
+                          pub->nr_ranges, ret);
     if (ret < 0) {
         error_report("span: cannot apply member %u's write-tracking request "
                      "(generation %" PRIu64 "): %s", h->src, generation,
@@ -1847,6 +1851,7 @@ static void span_wt_acked(const struct span_msg_hdr *h)
 {
     const struct span_wt_ack *a = (const void *)(h + 1);
 
+    trace_span_wt_acked(h->src, a->generation, a->status);
     QEMU_LOCK_GUARD(&span.lock);
     for (int i = 0; wt.wait && i < span.nr_cpus; i++) {
         SpanWtWait *w = &wt.wait[i];
@@ -1982,20 +1987,22 @@ static int span_wt_send_wait(CPUState *cpu, struct span_msg_hdr *msg,
         }
     }
     while (qemu_sem_timedwait(&w->done, 200) < 0) {
-        if (qatomic_read(&cpu->stop)) {
+        if (span_main_loop_waits_for(cpu)) {
             /*
-             * The main loop waits for this vCPU to stop (reset, pause,
-             * shutdown) and cannot read the acknowledgements meanwhile: read
-             * them here while it waits (it released the BQL).  Only a
-             * stopping span VM lets the vCPU go without them.
+             * The main loop waits for this vCPU and cannot read the
+             * acknowledgements meanwhile: read them here while it waits (it
+             * released the BQL).  Only a stopping span VM lets the vCPU go
+             * without them.
              */
-            if (qatomic_read(&span.stopping)) {
+            if (qatomic_read(&cpu->stop) && qatomic_read(&span.stopping)) {
                 break;
             }
             bql_lock();
             span_fd_read(NULL);
             bql_unlock();
-            continue;
+            if (qatomic_read(&cpu->stop)) {
+                continue;
+            }
         }
         if (!timed_out && g_get_monotonic_time() > deadline) {
             timed_out = true;

@@ -28,6 +28,7 @@
 #include "system/kvm.h"
 #include "system/span.h"
 #include "kvm_i386.h"
+#include "trace.h"
 
 #define KVM_SPAN_RING_ENTRIES 1024
 
@@ -207,6 +208,7 @@ static int kvm_span_shadow_exit(CPUState *cs, struct kvm_run *run)
                      e->op);
         return -1;
     }
+    trace_kvm_span_shadow_exit(cs->cpu_index, e->op, e->gfn, r);
     /* Never back into the guest without the peers' acknowledgements. */
     return r < 0 ? EXCP_INTERRUPT : 0;
 }
