@@ -51,15 +51,15 @@
  * reference in the memslot of address space 0 that covers it (never in the
  * SMM address space's, which kvm_gfn_is_write_tracked() also looks at),
  * next to KVM's own references for upper-level shadow pages of the same
- * frame.  A memslot's write-tracking
- * counts die with it, and QEMU re-creates RAM memslots whenever the guest
- * reprograms the PC's PAM registers (every boot), so a new memslot gets the
- * references of the imported frames it covers before it is installed
- * (kvm_span_shadow_create_memslot()), and IMPORT/RELEASE hold slots_lock so
- * that none lands between that and the installation.  A release then always
- * drops its own reference; were it to drop KVM's, an upper-level shadow page
- * would lose its protection and could become unsync, which the MMU cannot
- * sync (a vCPU then retries one page fault for ever).
+ * frame.  A memslot's write-tracking counts die with it, and QEMU re-creates
+ * RAM memslots whenever the guest reprograms the PC's PAM registers (every
+ * boot), so a new memslot gets the references of the imported frames it
+ * covers before it is installed (kvm_span_shadow_create_memslot()), and
+ * IMPORT/RELEASE hold slots_lock so that none lands between that and the
+ * installation.  A release then always drops its own reference; were it to
+ * drop KVM's, an upper-level shadow page would lose its protection and
+ * could become unsync, which the MMU cannot sync (a vCPU then retries one
+ * page fault for ever).
  *
  * Everything from user space is checked: gfns must be in a user memslot,
  * batches are bounded, imports are deduplicated (at most one per guest
@@ -98,7 +98,6 @@ struct kvm_span_shadow_ring {
 struct kvm_span_shadow {
 	struct xarray published;	/* frames every peer protects */
 	struct xarray imported;		/* frames peers shadow, tracked here */
-	struct mutex peer_lock;		/* KVM_SPAN_SHADOW_PEER */
 	spinlock_t stat_lock;		/* counters bumped outside the locks */
 	/* Withdrawals per gfn bucket, under mmu_lock. */
 	u32 del_seq[1 << SPAN_SHADOW_SEQ_BITS];
@@ -364,9 +363,11 @@ static int span_shadow_peer(struct kvm *kvm, void __user *argp)
 		return -EINVAL;
 	}
 
-	/* No memslot is created between the check below and the ops. */
+	/*
+	 * slots_lock serialises KVM_SPAN_SHADOW_PEER calls, and no memslot is
+	 * created between the check below and the ops.
+	 */
 	mutex_lock(&kvm->slots_lock);
-	mutex_lock(&sh->peer_lock);
 	idx = srcu_read_lock(&kvm->srcu);
 	/*
 	 * All or nothing: a frame outside the guest's memory refuses the call,
@@ -439,7 +440,6 @@ out:
 		kvm->stat.span_shadow_zapped += zapped;
 		break;
 	}
-	mutex_unlock(&sh->peer_lock);
 	mutex_unlock(&kvm->slots_lock);
 	kfree(gfns);
 	if (r)
@@ -533,7 +533,6 @@ static int span_shadow_enable(struct kvm *kvm, void __user *argp)
 	}
 	xa_init(&sh->published);
 	xa_init(&sh->imported);
-	mutex_init(&sh->peer_lock);
 	spin_lock_init(&sh->stat_lock);
 	ring->entries = arg.entries;
 	ring->size = PAGE_ALIGN(KVM_SPAN_RING_OFFSET +
