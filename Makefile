@@ -42,7 +42,7 @@ check-span: image
 	@$(TOP)/scripts/run-span-tests
 
 # Full nesting: the lab as L0, L1 VMs (our kernel and QEMU) under it, the
-# Debian guest as L2 (Documentation/testing.rst; not a `make test` layer).
+# Debian guest as L2 (Documentation/testing.rst; a `make test` layer).
 check-nested: image
 	@$(TOP)/scripts/run-nested-tests
 

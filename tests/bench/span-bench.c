@@ -57,12 +57,6 @@
  */
 static double tsc_per_ns;
 
-static uint64_t tsc(void)
-{
-	_mm_lfence();
-	return __rdtsc();
-}
-
 static uint64_t tsc_ns(uint64_t ticks)
 {
 	return (uint64_t)(ticks / tsc_per_ns);

@@ -9,14 +9,16 @@
 #          cpuid exits of its own);
 #   V2     across two L1s (vCPU 0 in L1a, vCPU 1 in L1b; span-topology.sh,
 #          the same as check-nested's 03-v2.sh without the disk test),
-#          lines with who=v2-l2; V3 and V4 likewise (not in the default).
+#          lines with who=v2-l2; V3 and V4 likewise (not in the default);
+#          ROUNDS rounds of them, alternating order, lines tagged round=N.
+# The L1s count their KVM exits during the L2's CPU job (cpu-job-exits).
 # With IPI_RT > 0 every guest also times a futex ping-pong between vCPU 0
 # and its last vCPU (a wake-up IPI each way: across L1s in V2).
 # Every measurement is a line "NESTED-M: level=L who=W NBENCH ..." (or
 # key=value pairs) on stdout; scripts/bench-nested turns them into JSON.
 . /job/nested/lib.sh
 . /job/nested/span-topology.sh
-L2_SMP=2 L2_MEM=256M L1_SMP=2 L1_MEM=1G L1_TIMEOUT=300 TOPOLOGIES=V1
+L2_SMP=2 L2_MEM=256M L1_SMP=2 L1_MEM=1G L1_TIMEOUT=300 TOPOLOGIES=V1 ROUNDS=1
 [ -f $N/params ] && . $N/params
 
 # run_base TAG: the guest as a guest of L0.
@@ -37,18 +39,36 @@ run_topo_V1() {
 	console_lines $T/l1.con 'NESTED-TAP: not ok' | sed 's/^NESTED-TAP: /NESTED-M: level=L1 who=v1-l1 failed=/'
 }
 
-run_base 0
-for t in $TOPOLOGIES; do
-	case "$t" in
+# run_topo T: one topology's run (its lines on stdout)
+run_topo() {
+	case "$1" in
 	V1) run_topo_V1 ;;
 	# one vCPU per L1 in V2: each hosts one vCPU of the guest, and the lab
 	# has 2 CPUs (2 L1s x 2 vCPUs would measure CPU contention in the lab,
 	# not Span: V1's one L1 has 2 vCPU threads, so do V2's two L1s)
-	V2) L1_SMP=1 span_topology V2 v2 2 1 "L1a and L1b" l1a:0:owner l1b:1 ;;
-	V3) L1_SMP=1 L1_MEM=768M span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
+	# (bounds as in check-nested's 03-v2.sh and 04-v3.sh)
+	V2) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2 v2 2 1 "L1a and L1b" l1a:0:owner l1b:1 ;;
+	V3) L1_SMP=1 L1_MEM=768M L1_TIMEOUT=780 L2_TIMEOUT=720 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
 	V4) span_topology V4 v4 2 1 "L1a and L0" l1a:0:owner l0:1 ;;
-	*) echo "NESTED-M: level=L0 who=$(echo $t | tr A-Z a-z)-l2 status=unknown-topology" ;;
+	*) echo "NESTED-M: level=L0 who=$(echo $1 | tr A-Z a-z)-l2 status=unknown-topology" ;;
 	esac
+}
+
+run_base 0
+# ROUNDS rounds of every topology, the order reversed every other round so
+# that a drift of the machine weighs on each the same; every line carries
+# its round, and the ratios are taken per round (scripts/bench-nested).
+rev=
+for t in $TOPOLOGIES; do rev="$t $rev"; done
+r=1
+while [ $r -le $ROUNDS ]; do
+	order=$TOPOLOGIES
+	[ $((r % 2)) = 0 ] && order=$rev
+	for t in $order; do
+		echo "nested: round $r: $t" >&2
+		run_topo $t | sed "s/^NESTED-M: /NESTED-M: round=$r /"
+	done
+	r=$((r + 1))
 done
 run_base 1
 # span-pci window attach times, 256 MiB and 1 GiB (the check-nested smoke

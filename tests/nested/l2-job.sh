@@ -3,9 +3,12 @@
 # in an unmodified Debian kernel at any level (an L2 in V1..V4, or a guest of
 # L0 as the benchmark's baseline). Prints a few short lines (console bytes
 # are exits through every level below):
-#   guest: kernel=... online=... nproc=...
+#   guest: kernel=... online=... nproc=... up=S
+#                            (up: this guest's uptime as its job starts,
+#                            i.e. its boot; "guest: done up=S" at the end)
 #   NBENCH cpu ...           the parallel CPU-bound job (nested-bench cpu
-#                            on every vCPU; CPU_WORK units, CPU_REPS reps)
+#                            on every vCPU; CPU_WORK units, CPU_REPS reps),
+#                            between "NBENCH cpu-start" and "cpu-done"
 #   NBENCH exit-median ...   one KVM exit round trip (EXITS cpuid, 5 phases)
 #   NBENCH ipi ...           futex ping-pong between vCPU 0 and the last
 #                            vCPU (span-bench ipi; IPI_RT round trips, 5
@@ -23,12 +26,15 @@ if [ "$BLK" = 1 ]; then
 	for m in $l2_mods; do [ -f /job/modules/$m.ko ] && insmod /job/modules/$m.ko 2>/dev/null; done
 fi
 n=$(nproc)
-echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) nproc=$n clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) nproc=$n clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) up=$(cut -d' ' -f1 /proc/uptime)"
 [ "$EXITS" -gt 0 ] && /job/nested-bench exit "$EXITS" 5 | grep median
 [ "$IPI_RT" -gt 0 ] && [ "$n" -ge 2 ] &&
 	/job/span-bench ipi "$IPI_RT" 5 "0:$((n - 1))" | sed 's/^BENCH /NBENCH /'
 cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
+# the markers let the L1 below count the exits of the job alone
+echo "NBENCH cpu-start"
 /job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
+echo "NBENCH cpu-done"
 if [ "$BLK" = 1 ]; then
 	[ -z "$BLK_CPU" ] || taskset -p "$(printf %x $((1 << BLK_CPU)))" $$ > /dev/null
 	i=0
@@ -42,4 +48,5 @@ if [ "$BLK" = 1 ]; then
 	echo "blk: written $a read $b"
 	[ "$a" = "$b" ] && echo "blk: checksums match on cpu $(cut -d' ' -f39 /proc/self/stat)"
 fi
+echo "guest: done up=$(cut -d' ' -f1 /proc/uptime)"
 exit 0

@@ -55,6 +55,49 @@ heartbeat_stop() { kill "$HB" 2>/dev/null; }
 # last_heartbeat CONSOLE: the last heartbeat line of a console (or "none").
 last_heartbeat() { l=$(console_lines "$1" 'NESTED-HB:' | tail -n 1); echo "${l:-no heartbeat}"; }
 
+# kvm_exits_watch CONSOLE OUT: in the background (KW is its pid), follow
+# the console of the L2 this level's KVM runs and write OUT.start and
+# OUT.end, this level's KVM exit counters (debugfs, by reason) when the L2
+# prints "NBENCH cpu-start" and "NBENCH cpu-done" around its CPU job: the
+# exits the job itself costs, and this level's CPU time split over the job
+# (l1_guest, l1_system, l1_user, l1_idle). Counters are read with builtins so the
+# watcher adds as little work as it can to the level it measures.
+KVM_EXIT_STATS="exits halt_exits io_exits mmio_exits irq_exits irq_window_exits request_irq_exits signal_exits insn_emulation hypercalls pf_taken span_exits"
+kvm_exits_snapshot() {
+	for d in /sys/kernel/debug/kvm/*-*; do
+		[ -d "$d" ] || continue
+		s=
+		for k in $KVM_EXIT_STATS; do
+			v=0
+			[ -r "$d/$k" ] && read -r v < "$d/$k"
+			s="$s $k=$v"
+		done
+		# this level's CPU time split (/proc/stat, USER_HZ ticks): guest is
+		# its guest running, system its KVM, user its QEMU
+		read -r _ us ni sy id io hi si st gu _ < /proc/stat
+		echo "$s l1_user=$us l1_system=$sy l1_idle=$id l1_steal=$st l1_guest=$gu" > "$1"
+		return 0
+	done
+}
+kvm_exits_watch() {
+	(tail -F "$1" 2>/dev/null | while read -r l; do
+		case "$l" in
+		*"NBENCH cpu-start"*) kvm_exits_snapshot "$2.start" ;;
+		*"NBENCH cpu-done"*) kvm_exits_snapshot "$2.end"; break ;;
+		esac
+	done) &
+	KW=$!
+}
+# kvm_exits_line OUT: "kvm_REASON=N ..." of the job (end minus start), or
+# nothing if the watcher saw no job.
+kvm_exits_line() {
+	kill "$KW" 2>/dev/null
+	[ -s "$1.start" ] && [ -s "$1.end" ] || return 0
+	awk 'NR == FNR { for (i = 1; i <= NF; i++) { split($i, a, "="); s[a[1]] = a[2] }; next }
+	     { for (i = 1; i <= NF; i++) { split($i, a, "="); printf " %s%s=%d", a[1] ~ /^l1_/ ? "" : "kvm_", a[1], a[2] - s[a[1]] } }
+	     END { print "" }' "$1.start" "$1.end"
+}
+
 # pack_initrd BASE DIR OUT: the cpio BASE followed by DIR's files (as /).
 pack_initrd() {
 	(cd "$2" && find . | cpio -o -H newc 2>/dev/null) > "$3.tail" &&
@@ -124,7 +167,10 @@ vm() {
 	VM_ERR=
 	if [ -z "$VM_STATUS" ]; then
 		if [ $rc = 124 ] || [ $rc = 137 ] || grep -q 'terminating on signal' "$con.qemu"; then
-			VM_ERR="$what timed out after ${TIMEOUT:-300}s (its last heartbeat: $(last_heartbeat "$con"))"
+			# an L1 prints heartbeats; an L2 does not: its last line then
+			hb=$(last_heartbeat "$con")
+			[ "$hb" != "no heartbeat" ] || hb="no heartbeat; its last console line: '$(tr -d '\r' < "$con" 2>/dev/null | grep -v '^$' | tail -n 1 | cut -c1-120)'"
+			VM_ERR="$what timed out after ${TIMEOUT:-300}s (its last heartbeat: $hb)"
 		elif [ ! -s "$con" ]; then
 			VM_ERR="$what did not boot: no console output (qemu exit $rc: $(tail -n 2 "$con.qemu" | tr '\n' ' ' | cut -c1-200))"
 		else

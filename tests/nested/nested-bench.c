@@ -7,8 +7,11 @@
  *   nested-bench cpu WORK REPS CPU...
  *       one thread pinned to each CPU runs WORK units of 1000 xorshift64
  *       steps (register-only, the same work on every CPU); the wall time
- *       from releasing the threads to the last one finishing, on
- *       CLOCK_MONOTONIC. REPS repetitions.
+ *       from releasing the threads to the last one finishing, measured by
+ *       a thread pinned to the first CPU given, on CLOCK_MONOTONIC
+ *       (wall_ns) and in TSC ticks (tsc; the clock to compare topologies
+ *       by: see tsc() in bench-util.h), and each thread's own run on its
+ *       CPU's TSC (thread_tsc, in CPU order). REPS repetitions.
  *   nested-bench exit N PHASES
  *       N cpuid instructions (leaf 0) per phase on the current CPU: cpuid
  *       always exits to the hypervisor below, so one is one KVM exit round
@@ -35,6 +38,7 @@ struct cpu_arg {
 	int cpu;
 	long work;
 	uint64_t result;
+	uint64_t ticks;		/* its own run, on its own CPU's TSC */
 };
 
 static atomic_int ready, go;
@@ -42,12 +46,13 @@ static atomic_int ready, go;
 static void *worker(void *p)
 {
 	struct cpu_arg *a = p;
-	uint64_t x = 88172645463325252ull + a->cpu;
+	uint64_t x = 88172645463325252ull + a->cpu, c0;
 
 	pin(a->cpu);
 	atomic_fetch_add(&ready, 1);
 	while (!atomic_load(&go))
 		usleep(100);
+	c0 = tsc();
 	for (long i = 0; i < a->work; i++)
 		for (int j = 0; j < 1000; j++) {
 			x ^= x << 13;
@@ -55,6 +60,7 @@ static void *worker(void *p)
 			x ^= x << 17;
 		}
 	a->result = x;
+	a->ticks = tsc() - c0;
 	return NULL;
 }
 
@@ -67,30 +73,38 @@ static int cmd_cpu(int argc, char **argv)
 		return 2;
 	work = num(argv[0], 1);
 	reps = num(argv[1], 1);
+	/* start and end of every repetition on one vCPU (and one TSC) */
+	pin((int)num(argv[2], 0));
 	for (long r = 0; r < reps; r++) {
 		struct cpu_arg a[n];
 		pthread_t t[n];
-		uint64_t t0, t1, sum = 0;
+		uint64_t t0, t1, c0, c1, sum = 0;
 
 		atomic_store(&ready, 0);
 		atomic_store(&go, 0);
 		for (int i = 0; i < n; i++) {
-			a[i] = (struct cpu_arg){ (int)num(argv[2 + i], 0), work, 0 };
+			a[i] = (struct cpu_arg){ (int)num(argv[2 + i], 0), work, 0, 0 };
 			if (pthread_create(&t[i], NULL, worker, &a[i]))
 				die("pthread_create");
 		}
 		while (atomic_load(&ready) < n)
 			usleep(1000);
 		t0 = now_ns();
+		c0 = tsc();
 		atomic_store(&go, 1);
 		for (int i = 0; i < n; i++) {
 			pthread_join(t[i], NULL);
 			sum += a[i].result;
 		}
+		c1 = tsc();
 		t1 = now_ns();
-		printf("NBENCH cpu rep=%ld threads=%d work=%ld wall_ns=%llu check=%llx\n",
+		printf("NBENCH cpu rep=%ld threads=%d work=%ld wall_ns=%llu tsc=%llu check=%llx thread_tsc=",
 		       r, n, work, (unsigned long long)(t1 - t0),
+		       (unsigned long long)(c1 - c0),
 		       (unsigned long long)(sum & 0xffff));
+		for (int i = 0; i < n; i++)
+			printf("%s%llu", i ? "," : "", (unsigned long long)a[i].ticks);
+		printf("\n");
 		fflush(stdout);
 	}
 	return 0;

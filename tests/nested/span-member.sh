@@ -7,11 +7,15 @@
 #   member's vCPUs), OWNER (1: this member has the firmware, the serial
 #   console and the virtio-blk disk), NCPU (the L2's vCPU count), BLK_CPU
 #   (the vCPU that runs the disk test), HOSTS (e.g. "L1a and L1b"),
-#   SOCKET (default /dev/span0).
+#   SOCKET (default /dev/span0), L2_TIMEOUT (bound of the member's QEMU on
+#   this level's clock, default 300 s), SPAN_TRACE (from $N/params: QEMU
+#   trace events of the member, e.g. span_forward_io; the member then
+#   prints the accesses it forwarded, by address, as "NESTED-M: ...
+#   forwarded ..." lines).
 # The owner prints the L2's results (NESTED-TAP lines); every member prints
 # its query-span counters (SPAN-COUNTERS).
 . /job/nested/lib.sh
-L2_TIMEOUT=300 L2_MEM=256M
+L2_TIMEOUT=${L2_TIMEOUT:-300} L2_MEM=256M
 [ -f $N/params ] && . $N/params
 SOCKET=${SOCKET:-/dev/span0}
 W=$(echo "$WHERE" | sed 's/^l1/L1/; s/^l0$/L0/')
@@ -33,17 +37,25 @@ if [ "$OWNER" = 1 ]; then
 	dd if=/dev/zero of=$D/disk.img bs=1M count=4 2>/dev/null
 	set -- "$@" -drive file=$D/disk.img,if=virtio,format=raw,cache=none
 fi
+[ -z "$SPAN_TRACE" ] || set -- "$@" -trace "enable=$SPAN_TRACE"
 # query-span every 5 s while the member runs (the last answer counts)
 (
 	while sleep 5; do printf '{"execute":"query-span"}\n' > $D/qmp.in; done
 ) &
 QS=$!
+[ "$WHERE" = l0 ] || kvm_exits_watch $D/l2.con $D/exits
 SMP=$NCPU MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian) member in $W" \
 	$N/vmlinux-debian $D/l2.rd $D/l2.con -machine kernel-irqchip=split \
 	-chardev pipe,id=qmp,path=$D/qmp -mon chardev=qmp,mode=control "$@"
 kill $QS $QW 2>/dev/null
 [ "$WHERE" = l0 ] || heartbeat_stop
 echo "NESTED-M: level=$W ${TOPO}_l2_launch_to_poweroff_ms=$VM_MS"
+[ "$WHERE" = l0 ] || echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-exits$(kvm_exits_line $D/exits)"
+# the accesses this member forwarded to the owner, most frequent first
+# (trace line: "span_forward_io cpu N pio|mmio write W 0xADDR size S: ...")
+[ -z "$SPAN_TRACE" ] || tr -d '\r' < $D/l2.con.qemu | sed -n 's/.*span_forward_io cpu [0-9]* \([a-z]*\) write \([01]\) \(0x[0-9a-f]*\) size \([0-9]*\).*/\1 \3 w=\2 size=\4/p' |
+	sort | uniq -c | sort -rn | head -n 12 |
+	while read -r n sp a rest; do echo "NESTED-M: level=$W $TOPO forwarded $sp $a $rest count=$n"; done
 c=$(grep -o '"counters": {[^}]*}' $D/qmp.log | tail -n 1)
 echo "SPAN-COUNTERS $TOPO $W: $c"
 e=$(echo "$c" | sed -n 's/.*"errors": \([0-9]*\).*/\1/p')

@@ -12,8 +12,9 @@
 #   MEMBER is WHERE:VCPUS[:owner] with WHERE l1a, l1b, l1c or l0; the owner
 #   has the firmware, console and disk. BLK_CPU is the vCPU that writes and
 #   reads the owner's disk (on another hypervisor). HOSTS names them all.
-# Uses L1_MEM, L1_SMP, L1_TIMEOUT (set by the caller, $N/params may
-# override).
+# Uses L1_MEM, L1_SMP, L1_TIMEOUT and L2_TIMEOUT (set by the caller,
+# $N/params may override; L2_TIMEOUT bounds each member's QEMU, on its
+# hypervisor's clock, default 300 s).
 span_topology() {
 	topo=$1 span=$2 ncpu=$3 blk=$4 hosts=$5
 	shift 5
@@ -32,7 +33,7 @@ span_topology() {
 		where=${m%%:*} rest=${m#*:}
 		vcpus=${rest%%:*} owner=0
 		case "$rest" in *:owner) owner=1 ;; esac
-		vars="TOPO=$topo SPAN=$span WHERE=$where VCPUS=$vcpus OWNER=$owner NCPU=$ncpu BLK_CPU=$blk"
+		vars="TOPO=$topo SPAN=$span WHERE=$where VCPUS=$vcpus OWNER=$owner NCPU=$ncpu BLK_CPU=$blk L2_TIMEOUT=${L2_TIMEOUT:-300}"
 		if [ "$where" = l0 ]; then
 			# shellcheck disable=SC2086
 			env $vars HOSTS="$hosts" SOCKET=$sock sh $N/span-member.sh > $T/$topo-l0.out 2>&1 &
