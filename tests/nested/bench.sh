@@ -48,7 +48,9 @@ run_topo() {
 	# not Span: V1's one L1 has 2 vCPU threads, so do V2's two L1s)
 	# (bounds as in check-nested's 03-v2.sh and 04-v3.sh)
 	V2) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2 v2 2 1 "L1a and L1b" l1a:0:owner l1b:1 ;;
-	V3) L1_SMP=1 L1_MEM=768M L1_TIMEOUT=780 L2_TIMEOUT=720 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
+	# V2 with a second vCPU in the owner's L1 (for its QEMU main loop)
+	V2b) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2b v2b 2 1 "L1a and L1b" l1a:0:owner:smp=2 l1b:1 ;;
+	V3) L1_SMP=1 L1_MEM=768M L1_TIMEOUT=960 L2_TIMEOUT=900 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
 	V4) span_topology V4 v4 2 1 "L1a and L0" l1a:0:owner l0:1 ;;
 	*) echo "NESTED-M: level=L0 who=$(echo $1 | tr A-Z a-z)-l2 status=unknown-topology" ;;
 	esac

@@ -9,7 +9,8 @@
 # hypervisor's KVM runs the one guest.
 #
 # span_topology TOPO SPAN NCPU BLK_CPU HOSTS MEMBER...
-#   MEMBER is WHERE:VCPUS[:owner] with WHERE l1a, l1b, l1c or l0; the owner
+#   MEMBER is WHERE:VCPUS[:owner][:smp=N] with WHERE l1a, l1b, l1c or l0
+#   (smp: that L1's vCPUs instead of L1_SMP); the owner
 #   has the firmware, console and disk. BLK_CPU is the vCPU that writes and
 #   reads the owner's disk (on another hypervisor). HOSTS names them all.
 # Uses L1_MEM, L1_SMP, L1_TIMEOUT and L2_TIMEOUT (set by the caller,
@@ -31,8 +32,9 @@ span_topology() {
 	pids= l1s= owner_out=
 	for m in "$@"; do
 		where=${m%%:*} rest=${m#*:}
-		vcpus=${rest%%:*} owner=0
-		case "$rest" in *:owner) owner=1 ;; esac
+		vcpus=${rest%%:*} owner=0 smp=$L1_SMP
+		case "$rest" in *:owner|*:owner:*) owner=1 ;; esac
+		case "$rest" in *:smp=*) smp=${rest##*:smp=} smp=${smp%%:*} ;; esac
 		vars="TOPO=$topo SPAN=$span WHERE=$where VCPUS=$vcpus OWNER=$owner NCPU=$ncpu BLK_CPU=$blk L2_TIMEOUT=${L2_TIMEOUT:-300}"
 		if [ "$where" = l0 ]; then
 			# shellcheck disable=SC2086
@@ -46,7 +48,7 @@ span_topology() {
 		l1_initrd $T/$topo-$where.sh $T/$topo-$where.rd || { nok "$topo $where initramfs # cannot build it"; return 0; }
 		[ $owner = 1 ] && owner_out=$T/$topo-$where.con
 		(
-			SMP=$L1_SMP MEM=$L1_MEM TIMEOUT=$L1_TIMEOUT vm "$where ($topo)" /boot/vmlinux \
+			SMP=$smp MEM=$L1_MEM TIMEOUT=$L1_TIMEOUT vm "$where ($topo)" /boot/vmlinux \
 				$T/$topo-$where.rd $T/$topo-$where.con \
 				-device span-pci,socket=$sock,span=$span,window=256M,channel=2M
 			echo "$VM_STATUS" > $T/$topo-$where.status
