@@ -5,8 +5,8 @@
 . /job/nested/lib.sh
 . /job/nested/span-topology.sh
 # step-bound: 540 s (run-nested-tests' watchdog, host clock)
-# Measured 2026-12-02: the lab ran V2 in 124-165 s, the owner's L2 145 s
-# from launch to power-off (its boot 86 s); bounds about 3 times that.
+# Measured 2026-12-02: the lab ran V2 in 123-169 s, the owner's L2 105-154
+# s from launch to power-off (its boot 52-97 s); bounds about 3 times that.
 L1_TIMEOUT=480 L2_TIMEOUT=450
 # L1_MEM and L1_SMP: run-nested-tests' defaults (1G, 2 vCPUs) from $N/params
 [ -f $N/params ] && . $N/params

@@ -31,10 +31,15 @@ echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) npr
 [ "$IPI_RT" -gt 0 ] && [ "$n" -ge 2 ] &&
 	/job/span-bench ipi "$IPI_RT" 5 "0:$((n - 1))" | sed 's/^BENCH /NBENCH /'
 cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
-# the markers let the L1 below count the exits of the job alone
+# the markers let the L1 below count the exits of the job alone; it
+# polls the console once a second, so with EXIT_WATCH the job waits for
+# it after each marker (the counts then cover up to 2 s of idle guest on
+# each side of the job)
 echo "NBENCH cpu-start"
+[ "$EXIT_WATCH" = 1 ] && sleep 2
 /job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
 echo "NBENCH cpu-done"
+[ "$EXIT_WATCH" = 1 ] && sleep 2
 if [ "$BLK" = 1 ]; then
 	[ -z "$BLK_CPU" ] || taskset -p "$(printf %x $((1 << BLK_CPU)))" $$ > /dev/null
 	i=0

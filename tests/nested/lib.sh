@@ -56,12 +56,14 @@ heartbeat_stop() { kill "$HB" 2>/dev/null; }
 last_heartbeat() { l=$(console_lines "$1" 'NESTED-HB:' | tail -n 1); echo "${l:-no heartbeat}"; }
 
 # kvm_exits_watch CONSOLE OUT: in the background (KW is its pid), follow
-# the console of the L2 this level's KVM runs and write OUT.start and
+# the console of the L2 this level's KVM runs (only the console's owner
+# sees it: in V2 that is L1a, so its counts are vCPU 0's) and write OUT.start and
 # OUT.end, this level's KVM exit counters (debugfs, by reason) when the L2
 # prints "NBENCH cpu-start" and "NBENCH cpu-done" around its CPU job: the
 # exits the job itself costs, and this level's CPU time split over the job
 # (l1_guest, l1_system, l1_user, l1_idle). Counters are read with builtins so the
-# watcher adds as little work as it can to the level it measures.
+# watcher adds as little work as it can to the level it measures; only the
+# benchmark uses it (EXIT_WATCH=1 in $N/params, set by scripts/bench-nested).
 KVM_EXIT_STATS="exits halt_exits io_exits mmio_exits irq_exits irq_window_exits request_irq_exits signal_exits insn_emulation hypercalls pf_taken span_exits"
 kvm_exits_snapshot() {
 	for d in /sys/kernel/debug/kvm/*-*; do
