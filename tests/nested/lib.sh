@@ -61,11 +61,18 @@ last_heartbeat() { l=$(console_lines "$1" 'NESTED-HB:' | tail -n 1); echo "${l:-
 # OUT.end, this level's KVM exit counters (debugfs, by reason) when the L2
 # prints "NBENCH cpu-start" and "NBENCH cpu-done" around its CPU job: the
 # exits the job itself costs, and this level's CPU time split over the job
-# (l1_guest, l1_system, l1_user, l1_idle). Counters are read with builtins so the
-# watcher adds as little work as it can to the level it measures; only the
-# benchmark uses it (EXIT_WATCH=1 in $N/params, set by scripts/bench-nested).
+# (l1_guest, l1_system, l1_user, l1_idle; l1_uptime_cs is the window's
+# length), the CPU time of each thread of the L2's QEMU (thr_NAME, by
+# thread name: where this level's CPU went besides the vCPU threads) and
+# this level's interrupts (irq_NAME, summed over its CPUs: LOC is its timer,
+# RES/CAL its IPIs, numbered lines are by device; OUT.start.irq and
+# OUT.end.irq are copies of /proc/interrupts). Counters are read with
+# builtins but for that copy, so the watcher adds as little work as it can
+# to the level it measures; only the benchmark uses it (EXIT_WATCH=1 in
+# $N/params, set by scripts/bench-nested).
 KVM_EXIT_STATS="exits halt_exits io_exits mmio_exits irq_exits irq_window_exits request_irq_exits signal_exits insn_emulation hypercalls pf_taken span_exits"
 kvm_exits_snapshot() {
+	out=$1
 	for d in /sys/kernel/debug/kvm/*-*; do
 		[ -d "$d" ] || continue
 		s=
@@ -77,7 +84,22 @@ kvm_exits_snapshot() {
 		# this level's CPU time split (/proc/stat, USER_HZ ticks): guest is
 		# its guest running, system its KVM, user its QEMU
 		read -r _ us ni sy id io hi si st gu _ < /proc/stat
-		echo "$s l1_user=$us l1_system=$sy l1_idle=$id l1_steal=$st l1_guest=$gu" > "$1"
+		read -r up _ < /proc/uptime	# seconds, 2 decimals
+		s="$s l1_user=$us l1_system=$sy l1_idle=$id l1_steal=$st l1_guest=$gu l1_uptime_cs=${up%.*}${up#*.}"
+		# the VM's QEMU: its debugfs folder is PID-FD
+		p=${d##*/}
+		p=${p%%-*}
+		for t in "/proc/$p/task/"*; do
+			read -r l < "$t/stat" || continue
+			n=${l#*\(}
+			n=${n%%\)*}
+			# from field 3 (state) on: utime and stime are the 12th and 13th
+			# shellcheck disable=SC2086
+			set -- ${l##*\) }
+			s="$s thr_$(echo "$n" | tr ' /' '__')=$((${12} + ${13}))"
+		done
+		echo "$s" > "$out"
+		cat /proc/interrupts > "$out.irq"
 		return 0
 	done
 }
@@ -90,14 +112,25 @@ kvm_exits_watch() {
 	done) &
 	KW=$!
 }
-# kvm_exits_line OUT: "kvm_REASON=N ..." of the job (end minus start), or
-# nothing if the watcher saw no job.
+# kvm_exits_line OUT: " kvm_REASON=N ... thr_NAME=N ... irq_NAME=N ..." of
+# the job (end minus start; threads of one name summed), or nothing if the
+# watcher saw no job.
 kvm_exits_line() {
 	kill "$KW" 2>/dev/null
 	[ -s "$1.start" ] && [ -s "$1.end" ] || return 0
-	awk 'NR == FNR { for (i = 1; i <= NF; i++) { split($i, a, "="); s[a[1]] = a[2] }; next }
-	     { for (i = 1; i <= NF; i++) { split($i, a, "="); printf " %s%s=%d", a[1] ~ /^l1_/ ? "" : "kvm_", a[1], a[2] - s[a[1]] } }
-	     END { print "" }' "$1.start" "$1.end"
+	awk 'function add(k, v) { if (!(k in seen)) { seen[k] = 1; order[++n] = k }; c[f <= 2 ? "s" : "e", k] += v }
+	     FNR == 1 { f++ }
+	     # /proc/interrupts: a header of CPUs, then NAME: a count per CPU, [chip, device]
+	     FILENAME ~ /\.irq$/ && FNR == 1 { ncpu = NF; next }
+	     FILENAME ~ /\.irq$/ {
+		k = $1; sub(/:$/, "", k); t = 0
+		for (i = 2; i <= ncpu + 1 && i <= NF; i++) t += $i
+		if (k ~ /^[0-9]+$/) k = k "_" $NF
+		add("irq_" k, t); next
+	     }
+	     { for (i = 1; i <= NF; i++) { split($i, a, "="); add(a[1] ~ /^(l1|thr)_/ ? a[1] : "kvm_" a[1], a[2]) } }
+	     END { for (i = 1; i <= n; i++) printf " %s=%d", order[i], c["e", order[i]] - c["s", order[i]]; print "" }' \
+		"$1.start" "$1.start.irq" "$1.end" "$1.end.irq"
 }
 
 # pack_initrd BASE DIR OUT: the cpio BASE followed by DIR's files (as /).
