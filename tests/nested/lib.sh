@@ -190,9 +190,10 @@ vm() {
 	what=$1 kern=$2 rd=$3 con=$4; shift 4
 	rm -f "$con"
 	t0=$(now_ms)
-	# no TSC-deadline timer: the lab's idle stall (Documentation/qemu-span.rst)
+	# no TSC-deadline timer: the lab's idle stall (Documentation/qemu-span.rst);
+	# named threads ("CPU 0/KVM"...) for the exit watcher's per-thread times
 	timeout -k 5 "${TIMEOUT:-300}" $QEMU -accel kvm -cpu host,-tsc-deadline \
-		-smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "$kern" -initrd "$rd" \
+		-name debug-threads=on -smp "${SMP:-2}" -m "${MEM:-256M}" -kernel "$kern" -initrd "$rd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.quiet=1 span.run=/job/run${APPEND:+ $APPEND}" \
 		-display none -no-reboot -nodefaults -nic none -vga none \
 		-serial "file:$con" "$@" > "$con.qemu" 2>&1
