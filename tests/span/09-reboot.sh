@@ -49,7 +49,7 @@ for i in 0 1; do
 	{ printf '{"execute":"qmp_capabilities"}\n'; sleep 600; } > $T/qmp$i.in &
 	eval QMPW$i=$!
 done
-# Four boots: 21-32 s each with nested paging, about 50 s each with shadow
+# Four boots: 21-32 s each with nested paging, 50-68 s each with shadow
 # paging on 2026-12-03 (246 s for all four; 120 s ran out in boot 3, here and
 # in CI); 480 s is the bound of a hang, not a speed target.
 export SMP=4 MEMBER_TIMEOUT=${REBOOT_TIMEOUT:-480} REBOOT=1
