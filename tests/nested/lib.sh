@@ -102,8 +102,20 @@ kvm_exits_snapshot() {
 		cat /proc/interrupts > "$out.irq"
 		return 0
 	done
+	return 1
 }
+# kvm_exits_watch CONSOLE OUT boot: the same over the L2's boot instead,
+# from its VM's creation (its debugfs folder appearing) to its job's first
+# line ("guest: kernel=..."): what its boot costs (EXIT_WATCH=boot).
 kvm_exits_watch() {
+	if [ "${3:-}" = boot ]; then
+		(while ! kvm_exits_snapshot "$2.start"; do sleep 0.2; done
+		 tail -F "$1" 2>/dev/null | while read -r l; do
+			case "$l" in *"guest: kernel="*) kvm_exits_snapshot "$2.end"; break ;; esac
+		 done) &
+		KW=$!
+		return
+	fi
 	(tail -F "$1" 2>/dev/null | while read -r l; do
 		case "$l" in
 		*"NBENCH cpu-start"*) kvm_exits_snapshot "$2.start" ;;

@@ -26,13 +26,16 @@ if [ "$BLK" = 1 ]; then
 fi
 (while :; do mem_avail_kb; sleep 1; done) > $T/avail &
 S=$!
-[ "$EXIT_WATCH" = 1 ] && kvm_exits_watch $T/l2.con $T/exits
+case "$EXIT_WATCH" in 1) kvm_exits_watch $T/l2.con $T/exits ;; boot) kvm_exits_watch $T/l2.con $T/exits boot ;; esac
 SMP=$L2_SMP MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian kernel, in the V1 L1)" \
 	$N/vmlinux-debian $T/l2.rd $T/l2.con $disk
 kill $S 2>/dev/null
 heartbeat_stop
 echo "NESTED-M: level=L1 l2_launch_to_poweroff_ms=$VM_MS mem_avail_min_during_l2_kb=$(sort -n $T/avail | head -n 1)"
-[ "$EXIT_WATCH" = 1 ] && echo "NESTED-M: level=L1 who=v1-l2 cpu-job-exits$(kvm_exits_line $T/exits)"
+case "$EXIT_WATCH" in
+1) echo "NESTED-M: level=L1 who=v1-l2 cpu-job-exits$(kvm_exits_line $T/exits)" ;;
+boot) echo "NESTED-M: level=L1 who=v1-l2 boot-exits$(kvm_exits_line $T/exits)" ;;
+esac
 [ -z "$VM_ERR" ] || nok "V1 L2 boots and reports its job's status # $VM_ERR"
 check "V1 L2 (Debian) job exits 0" [ "$VM_STATUS" = 0 ]
 grep_check "V1 L2 runs Debian's unmodified kernel" 'guest: kernel=.*-amd64' $T/l2.con
