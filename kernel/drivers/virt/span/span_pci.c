@@ -49,6 +49,16 @@ struct span_pci {
 	int id;
 	struct mutex lock;		/* mailbox, bindings, open */
 	wait_queue_head_t rx_wq;
+	/*
+	 * The device may hold a message or have hung up.  Set by the control
+	 * interrupt (raised when the device's queue goes from empty to
+	 * non-empty, and on hang-up), at open and while reads find messages;
+	 * cleared just before a status read that finds neither.  While it is
+	 * clear, poll() and non-blocking reads answer without touching the
+	 * registers: each access is a trap to L0, and QEMU's main loop polls
+	 * this file on every iteration.
+	 */
+	bool rx_hint;
 	bool busy;			/* opened */
 	spinlock_t self_lock;		/* self */
 	struct eventfd_ctx *self;	/* own doorbell, signalled by the IRQ */
@@ -63,12 +73,37 @@ static u32 span_pci_status(struct span_pci *sp)
 	return readl(sp->regs + SPAN_PCI_REG_STATUS);
 }
 
+static void span_pci_rx_hint_set(struct span_pci *sp)
+{
+	WRITE_ONCE(sp->rx_hint, true);
+	wake_up_interruptible(&sp->rx_wq);
+}
+
 static irqreturn_t span_pci_control_irq(int irq, void *data)
 {
-	struct span_pci *sp = data;
-
-	wake_up_interruptible(&sp->rx_wq);
+	span_pci_rx_hint_set(data);
 	return IRQ_HANDLED;
+}
+
+/*
+ * SPAN_PCI_ST_RX and SPAN_PCI_ST_HUNG_UP as the device has them, or 0
+ * without an access while rx_hint is clear.  The hint is cleared before
+ * the status is read: an interrupt after that read sets it again, so no
+ * message is missed.  A caller that clears it while another finds a
+ * message wakes rx_wq when it sets it back.
+ */
+static u32 span_pci_rx_state(struct span_pci *sp)
+{
+	u32 st;
+
+	if (!READ_ONCE(sp->rx_hint))
+		return 0;
+	WRITE_ONCE(sp->rx_hint, false);
+	smp_mb();	/* clear the hint, then read the status */
+	st = span_pci_status(sp) & (SPAN_PCI_ST_RX | SPAN_PCI_ST_HUNG_UP);
+	if (st)
+		span_pci_rx_hint_set(sp);
+	return st;
 }
 
 static irqreturn_t span_pci_doorbell_irq(int irq, void *data)
@@ -202,6 +237,8 @@ static int span_pci_open(struct inode *inode, struct file *file)
 		sp->busy = true;
 	mutex_unlock(&sp->lock);
 	file->private_data = sp;
+	if (!ret)
+		span_pci_rx_hint_set(sp);	/* read the status once */
 	return ret;
 }
 
@@ -218,35 +255,35 @@ static int span_pci_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static bool span_pci_rx_ready(struct span_pci *sp)
-{
-	return span_pci_status(sp) & (SPAN_PCI_ST_RX | SPAN_PCI_ST_HUNG_UP);
-}
-
 static ssize_t span_pci_read(struct file *file, char __user *ubuf,
 			     size_t len, loff_t *ppos)
 {
 	struct span_pci *sp = file->private_data;
-	u32 n;
+	u32 n = 0;
 	int ret;
 
 	for (;;) {
-		mutex_lock(&sp->lock);
-		n = readl(sp->regs + SPAN_PCI_REG_RX_LEN);
-		if (n)
-			break;
-		ret = span_pci_status(sp) & SPAN_PCI_ST_HUNG_UP;
-		mutex_unlock(&sp->lock);
-		if (ret)
-			return 0;	/* spand hung up: end of file */
+		if (span_pci_rx_state(sp)) {
+			mutex_lock(&sp->lock);
+			n = readl(sp->regs + SPAN_PCI_REG_RX_LEN);
+			if (n)
+				break;
+			ret = span_pci_status(sp) & SPAN_PCI_ST_HUNG_UP;
+			mutex_unlock(&sp->lock);
+			if (ret)
+				return 0;	/* spand hung up: end of file */
+			/* Another reader took it. */
+		}
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		/* Re-read the status now and then: a lost MSI must not hang us. */
 		ret = wait_event_interruptible_timeout(sp->rx_wq,
-						       span_pci_rx_ready(sp),
+						       READ_ONCE(sp->rx_hint),
 						       HZ / 10);
 		if (ret < 0)
 			return ret;
+		/* Re-read the status now and then: a lost MSI must not hang us. */
+		if (!ret)
+			WRITE_ONCE(sp->rx_hint, true);
 	}
 	if (n > SPAN_MSG_MAX || n < sizeof(struct span_msg_hdr)) {
 		writel(1, sp->regs + SPAN_PCI_REG_RX_ACK);
@@ -293,7 +330,7 @@ static __poll_t span_pci_poll(struct file *file, poll_table *wait)
 	u32 st;
 
 	poll_wait(file, &sp->rx_wq, wait);
-	st = span_pci_status(sp);
+	st = span_pci_rx_state(sp);
 	if (st & SPAN_PCI_ST_RX)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (st & SPAN_PCI_ST_HUNG_UP)
