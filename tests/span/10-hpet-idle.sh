@@ -49,5 +49,5 @@ check "hpet: its comparator kept advancing (counter $cnt, comparator $cmp, perio
 check "hpet: enabled again, it fires at its comparator, not at once ($(reply 12))" [ "$(reply 12)" = "OK $((cmp * 10))" ]
 st=$(val 15)
 check "hpet: a disabled level-triggered timer still sets its status bit (status $st)" [ $((st & 1)) = 1 ]
-[ "$(grep -c ^OK $T/hpet.out)" -ge 14 ] || { echo "--- qtest answers"; cat -n $T/hpet.out; tail -n 5 $T/hpet.err; }
+echo "--- qtest answers"; cat -n $T/hpet.out; tail -n 5 $T/hpet.err
 exit 0
