@@ -11,7 +11,9 @@
 #          the same as check-nested's 03-v2.sh without the disk test),
 #          lines with who=v2-l2; V3 and V4 likewise (not in the default);
 #          ROUNDS rounds of them, alternating order, lines tagged round=N.
-# The L1s count their KVM exits during the L2's CPU job (cpu-job-exits).
+# The L1s count their KVM exits during the L2's CPU job (cpu-job-exits),
+# the lab those of every L1 (l0-job-exits, per L1: also of an L1 without
+# the L2's console).
 # With IPI_RT > 0 every guest also times a futex ping-pong between vCPU 0
 # and its last vCPU (a wake-up IPI each way: across L1s in V2).
 # Every measurement is a line "NESTED-M: level=L who=W NBENCH ..." (or
@@ -33,7 +35,9 @@ run_base() {
 
 run_topo_V1() {
 	l1_initrd $N/v1-l1.sh $T/l1.rd || return 1
+	l0_job_watch $T/l1.con $T/l0-v1 l1
 	SMP=$L1_SMP MEM=$L1_MEM TIMEOUT=$L1_TIMEOUT vm "L1 (V1)" /boot/vmlinux $T/l1.rd $T/l1.con
+	l0_job_lines v1-l2 $T/l0-v1 l1
 	echo "NESTED-M: level=L0 who=v1-l1 status=${VM_STATUS:-none} launch_to_poweroff_ms=$VM_MS${VM_ERR:+ error=\"$VM_ERR\"}"
 	console_lines $T/l1.con 'NESTED-M:'
 	console_lines $T/l1.con 'NESTED-TAP: not ok' | sed 's/^NESTED-TAP: /NESTED-M: level=L1 who=v1-l1 failed=/'

@@ -31,15 +31,33 @@ echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) npr
 [ "$IPI_RT" -gt 0 ] && [ "$n" -ge 2 ] &&
 	/job/span-bench ipi "$IPI_RT" 5 "0:$((n - 1))" | sed 's/^BENCH /NBENCH /'
 cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
-# the markers let the L1 below count the exits of the job alone; it
-# polls the console once a second, so with EXIT_WATCH the job waits for
-# it after each marker (the counts then cover up to 2 s of idle guest on
-# each side of the job)
+# the markers let the L1 below count the exits of the job alone, and the
+# lab below that (the L1 relays them on its console); each polls a
+# console once a second, so with EXIT_WATCH the job waits for both after
+# each marker (the counts then cover up to 3 s of idle guest on each side
+# of the job)
 echo "NBENCH cpu-start"
-[ "$EXIT_WATCH" = 1 ] && sleep 2
-/job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus || exit 1
+[ "$EXIT_WATCH" = 1 ] && sleep 3
+# its lines go to a file until the job is over: a line written while the
+# threads run would be console work during the job (an UART interrupt on
+# some vCPU and its port accesses: exits in V1, accesses forwarded to the
+# device owner in V2)
+cat /proc/interrupts > /tmp/irq.start
+/job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus > /tmp/nbench.out || { cat /tmp/nbench.out; exit 1; }
+cat /proc/interrupts > /tmp/irq.end
+cat /tmp/nbench.out
 echo "NBENCH cpu-done"
-[ "$EXIT_WATCH" = 1 ] && sleep 2
+# the guest's own interrupts during the job (its IPIs: RES, CAL, TLB; its
+# timer: LOC), one value per vCPU, e.g. RES=12/40; rows that did not move
+# are left out
+awk 'FNR == 1 { f++; if (f == 1) n = NF; next }
+     { k = $1; sub(/:$/, "", k); for (i = 1; i <= n; i++) v[f, k, i] = $(i + 1); if (f == 1) o[++m] = k }
+     END { printf "NBENCH irqs"
+	   for (j = 1; j <= m; j++) { k = o[j]; s = ""; z = 1
+		for (i = 1; i <= n; i++) { d = v[2, k, i] - v[1, k, i]; if (d) z = 0; s = s (i > 1 ? "/" : "") d }
+		if (!z) printf " %s=%s", k, s }
+	   print "" }' /tmp/irq.start /tmp/irq.end
+[ "$EXIT_WATCH" = 1 ] && sleep 3
 if [ "$BLK" = 1 ]; then
 	[ -z "$BLK_CPU" ] || taskset -p "$(printf %x $((1 << BLK_CPU)))" $$ > /dev/null
 	i=0

@@ -75,6 +75,14 @@ kvm_exits_snapshot() {
 	out=$1
 	for d in /sys/kernel/debug/kvm/*-*; do
 		[ -d "$d" ] || continue
+		# the VM's QEMU: its debugfs folder is PID-FD
+		p=${d##*/}
+		p=${p%%-*}
+		# MATCH (optional): only the VM whose QEMU command line has it
+		if [ -n "${2:-}" ]; then
+			cl=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)
+			case "$cl" in *"$2"*) ;; *) continue ;; esac
+		fi
 		s=
 		for k in $KVM_EXIT_STATS; do
 			v=0
@@ -86,9 +94,6 @@ kvm_exits_snapshot() {
 		read -r _ us ni sy id io hi si st gu _ < /proc/stat
 		read -r up _ < /proc/uptime	# seconds, 2 decimals
 		s="$s l1_user=$us l1_system=$sy l1_idle=$id l1_steal=$st l1_guest=$gu l1_uptime_cs=${up%.*}${up#*.}"
-		# the VM's QEMU: its debugfs folder is PID-FD
-		p=${d##*/}
-		p=${p%%-*}
 		for t in "/proc/$p/task/"*; do
 			read -r l < "$t/stat" || continue
 			n=${l#*\(}
@@ -116,19 +121,66 @@ kvm_exits_watch() {
 		KW=$!
 		return
 	fi
+	# after each snapshot, "NESTED-JOB: cpu-start" ("cpu-done") on this
+	# level's console: the level below it watches for that (l0_job_watch);
+	# with WATCH_QMP (a span member's QMP input) also a query-span with the
+	# id job-start (job-end): span_job_line compares their counters
 	(tail -F "$1" 2>/dev/null | while read -r l; do
 		case "$l" in
-		*"NBENCH cpu-start"*) kvm_exits_snapshot "$2.start" ;;
-		*"NBENCH cpu-done"*) kvm_exits_snapshot "$2.end"; break ;;
+		*"NBENCH cpu-start"*) kvm_exits_snapshot "$2.start"; echo "NESTED-JOB: cpu-start"
+			[ -z "$WATCH_QMP" ] || printf '{"execute":"query-span","id":"job-start"}\n' > "$WATCH_QMP" ;;
+		*"NBENCH cpu-done"*) kvm_exits_snapshot "$2.end"; echo "NESTED-JOB: cpu-done"
+			[ -z "$WATCH_QMP" ] || printf '{"execute":"query-span","id":"job-end"}\n' > "$WATCH_QMP"
+			break ;;
 		esac
 	done) &
 	KW=$!
+}
+# span_job_line QMP_LOG: " span_COUNTER=N ..." of a span member over the
+# job: its query-span totals answered to job-end minus those to job-start
+# (kvm_exits_watch with WATCH_QMP), or nothing without both answers.
+span_job_line() {
+	for id in job-start job-end; do
+		tr -d '\r' < "$1" | grep "\"id\": \"$id\"" | grep -o '"counters": {[^}]*}' | tail -n 1
+	done | awk '{ gsub(/[{}",:]/, " "); for (i = 2; i < NF; i += 2) { if (NR == 1) a[$i] = $(i + 1); else if ($i in a) { o = o " span_" $i "=" ($(i + 1) - a[$i]) } } }
+		    END { if (NR == 2) print o }'
+}
+# l0_job_watch CONSOLE OUT L1...: in the lab (L0), follow the console of
+# the L1 that watches the L2's job (kvm_exits_watch relays its markers as
+# "NESTED-JOB: ..."), and at each marker snapshot the lab's KVM counters,
+# CPU split and QEMU threads of each L1 (named by its console file,
+# $T/L1.con) in OUT.L1.start and OUT.L1.end: what every hypervisor's vCPUs
+# cost the lab during the job, also those of an L1 without the L2's
+# console. L0W is the watcher's pid; l0_job_lines prints the results.
+l0_job_watch() {
+	con=$1 o=$2
+	shift 2
+	(tail -F "$con" 2>/dev/null | while read -r l; do
+		case "$l" in
+		*"NESTED-JOB: cpu-start"*) for v in "$@"; do kvm_exits_snapshot "$o.$v.start" "file:$T/$v.con"; done ;;
+		*"NESTED-JOB: cpu-done"*) for v in "$@"; do kvm_exits_snapshot "$o.$v.end" "file:$T/$v.con"; done; break ;;
+		esac
+	done) &
+	L0W=$!
+}
+# l0_job_lines WHO OUT L1...: one "NESTED-M: level=L0 who=WHO vm=L1
+# l0-job-exits ..." line per L1 watched by l0_job_watch (nothing for one
+# whose job it did not see).
+l0_job_lines() {
+	who=$1 o=$2
+	shift 2
+	kill "$L0W" 2>/dev/null
+	for v in "$@"; do
+		KW=
+		[ -s "$o.$v.end" ] && echo "NESTED-M: level=L0 who=$who vm=$v l0-job-exits$(kvm_exits_line "$o.$v")"
+	done
+	return 0
 }
 # kvm_exits_line OUT: " kvm_REASON=N ... thr_NAME=N ... irq_NAME=N ..." of
 # the job (end minus start; threads of one name summed), or nothing if the
 # watcher saw no job.
 kvm_exits_line() {
-	kill "$KW" 2>/dev/null
+	[ -z "$KW" ] || kill "$KW" 2>/dev/null
 	[ -s "$1.start" ] && [ -s "$1.end" ] || return 0
 	awk 'function add(k, v) { if (!(k in seen)) { seen[k] = 1; order[++n] = k }; c[f <= 2 ? "s" : "e", k] += v }
 	     FNR == 1 { f++ }

@@ -43,14 +43,18 @@ fi
 	while sleep 5; do printf '{"execute":"query-span"}\n' > $D/qmp.in; done
 ) &
 QS=$!
-[ "$WHERE" = l0 ] || [ "$EXIT_WATCH" != 1 ] || kvm_exits_watch $D/l2.con $D/exits
+[ "$WHERE" = l0 ] || [ "$EXIT_WATCH" != 1 ] || WATCH_QMP=$D/qmp.in kvm_exits_watch $D/l2.con $D/exits
 SMP=$NCPU MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian) member in $W" \
 	$N/vmlinux-debian $D/l2.rd $D/l2.con -machine kernel-irqchip=split \
 	-chardev pipe,id=qmp,path=$D/qmp -mon chardev=qmp,mode=control "$@"
 kill $QS $QW 2>/dev/null
 [ "$WHERE" = l0 ] || heartbeat_stop
 echo "NESTED-M: level=$W ${TOPO}_l2_launch_to_poweroff_ms=$VM_MS"
-[ "$WHERE" = l0 ] || [ "$EXIT_WATCH" != 1 ] || echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-exits$(kvm_exits_line $D/exits)"
+if [ "$WHERE" != l0 ] && [ "$EXIT_WATCH" = 1 ]; then
+	echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-exits$(kvm_exits_line $D/exits)"
+	sj=$(span_job_line $D/qmp.log)
+	[ -z "$sj" ] || echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-span$sj"
+fi
 # the accesses this member forwarded to the owner, most frequent first
 # (trace line: "span_forward_io cpu N pio|mmio write W 0xADDR size S: ...")
 [ -z "$SPAN_TRACE" ] || tr -d '\r' < $D/l2.con.qemu | sed -n 's/.*span_forward_io cpu [0-9]* \([a-z]*\) write \([01]\) \(0x[0-9a-f]*\) size \([0-9]*\).*/\1 \3 w=\2 size=\4/p' |

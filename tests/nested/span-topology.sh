@@ -30,6 +30,17 @@ span_topology() {
 	[ -S $sock ] || { nok "$topo spand starts # $(tail -n 2 $T/spand-$span.log)"; return 0; }
 	t0=$(now_ms)
 	pids= l1s= owner_out=
+	# EXIT_WATCH=1 (the benchmark): the lab's view of every L1 during the
+	# L2's CPU job, started by the owner L1's markers
+	l0w= l0con=
+	if [ "$EXIT_WATCH" = 1 ]; then
+		for m in "$@"; do
+			case "$m" in l0:*) ;; *) l0w="$l0w $topo-${m%%:*}" ;; esac
+			case "$m" in l0:*) ;; *:owner|*:owner:*) l0con=$T/$topo-${m%%:*}.con ;; esac
+		done
+		# shellcheck disable=SC2086
+		[ -z "$l0con" ] || l0_job_watch "$l0con" $T/l0-$topo $l0w
+	fi
 	for m in "$@"; do
 		where=${m%%:*} rest=${m#*:}
 		vcpus=${rest%%:*} owner=0 smp=$L1_SMP
@@ -57,6 +68,8 @@ span_topology() {
 	done
 	# shellcheck disable=SC2086
 	wait $pids
+	# shellcheck disable=SC2086
+	[ -z "$l0con" ] || l0_job_lines "$(echo "$topo" | tr A-Z a-z)-l2" $T/l0-$topo $l0w
 	echo "NESTED-M: level=L0 ${topo}_launch_to_poweroff_ms=$(( $(now_ms) - t0 )) l1_mem=$L1_MEM l1_smp=$L1_SMP"
 	kill $spand_pid 2>/dev/null
 	wait $spand_pid 2>/dev/null
