@@ -58,6 +58,15 @@ else
 	failed=1
 fi
 
+# The summary of scripts/bench-nested (its awk) on a recorded run's raw
+# lines (tests/nested/summary-test.sh).
+top=$(cd "$(dirname "$0")/../.." && pwd)
+while IFS= read -r l; do
+	lines+=("$l")
+	case "$l" in "not ok"*) failed=1 ;; esac
+done < <("$top/tests/nested/summary-test.sh" "$top" "$work" 2>&1 | grep -E '^(not )?ok ')
+[ -s "$work/bench-summary.json" ] || { lines+=("not ok unit: bench-nested.summary (no JSON written)"); failed=1; }
+
 if [ -x "$bdir/fuzz_validate" ]; then
 	corpus=$work/fuzz-corpus
 	mkdir -p "$corpus"

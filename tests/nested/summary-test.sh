@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# summary-test.sh TOP OUT_DIR: scripts/bench-nested's summary (its awk)
+# on a recorded run's raw lines (tests/nested/bench-fixture.txt, one round
+# of V1 and V2 from 2026-12-04): prints TAP lines "ok|not ok unit:
+# bench-nested.NAME" and exits non-zero if one failed. Each check compares
+# a value of the JSON with one computed here from the raw lines, so a
+# summary that drops or mixes up a field fails.
+set -uo pipefail
+top=$1 out=$2/bench-summary.json fx=$1/tests/nested/bench-fixture.txt
+failed=0
+t() { if eval "$2"; then echo "ok unit: bench-nested.$1"; else echo "not ok unit: bench-nested.$1"; failed=1; fi; }
+"$top/scripts/bench-nested" --summary "$fx" --out "$out" > /dev/null 2>&1
+t summary-is-json 'jq -e . "$out" > /dev/null'
+# V2/V1: the medians of the repetitions' TSC ticks (3 each in the fixture)
+med() { grep " who=$1 .*NBENCH cpu rep=" "$fx" | sed 's/.* tsc=\([0-9]*\).*/\1/' | sort -n | sed -n 2p; }
+want=$(awk -v a="$(med v2-l2)" -v b="$(med v1-l2)" 'BEGIN { printf "%.3f", a / b }')
+t v2-over-v1 '[ "$(jq -r .cpu.V2_over_V1 "$out")" = "$want" ]'
+# the lab view: one entry per L1 VM, L1b's exits as in its raw line
+l1b=$(sed -n 's/.*vm=V2-l1b l0-job-exits kvm_exits=\([0-9]*\).*/\1/p' "$fx")
+t lab-view-of-l1b '[ -n "$l1b" ] && [ "$(jq -r .l0_during_cpu_job.V2.l1b.exits "$out")" = "$l1b" ]'
+t lab-view-of-v1 '[ "$(jq -r ".l0_during_cpu_job.V1.l1.qemu_thread_cpu_share | length" "$out")" -ge 2 ]'
+# the guest's interrupts: one value per vCPU
+t guest-interrupts '[ "$(jq -r ".l2_interrupts_during_cpu_job.V2.LOC | length" "$out")" = 2 ]'
+ipis=$(sed -n 's/.*cpu-job-span.* span_ipis-sent=\([0-9]*\).*/\1/p' "$fx")
+t span-traffic '[ -n "$ipis" ] && [ "$(jq -r ".span_during_cpu_job.V2.L1a[\"ipis-sent\"]" "$out")" = "$ipis" ]'
+exit $failed
