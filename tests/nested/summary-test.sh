@@ -10,19 +10,24 @@
 set -uo pipefail
 top=$1 out=$2/bench-summary.json fx=$1/tests/nested/bench-fixture.txt
 failed=0
-t() { if eval "$2"; then echo "ok unit: bench-nested.$1"; else echo "not ok unit: bench-nested.$1"; failed=1; fi; }
+# t NAME COMMAND...: one TAP line from COMMAND's status
+t() { n=$1; shift; if "$@"; then echo "ok unit: bench-nested.$n"; else echo "not ok unit: bench-nested.$n"; failed=1; fi; }
+# eq WANT GOT: WANT is not empty and GOT is WANT
+eq() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+js() { jq -r "$1" "$out" 2>/dev/null; }
 "$top/scripts/bench-nested" --summary "$fx" --out "$out" > /dev/null 2>&1
-t summary-is-json 'jq -e . "$out" > /dev/null'
+is_json() { jq -e . "$out" > /dev/null 2>&1; }
+t summary-is-json is_json
 # V2/V1: the medians of the repetitions' TSC ticks (3 each in the fixture)
 med() { grep " who=$1 .*NBENCH cpu rep=" "$fx" | sed 's/.* tsc=\([0-9]*\).*/\1/' | sort -n | sed -n 2p; }
 want=$(awk -v a="$(med v2-l2)" -v b="$(med v1-l2)" 'BEGIN { printf "%.3f", a / b }')
-t v2-over-v1 '[ "$(jq -r .cpu.V2_over_V1 "$out")" = "$want" ]'
+t v2-over-v1 eq "$want" "$(js .cpu.V2_over_V1)"
 # the lab view: one entry per L1 VM, L1b's exits as in its raw line
 l1b=$(sed -n 's/.*vm=V2-l1b l0-job-exits kvm_exits=\([0-9]*\).*/\1/p' "$fx")
-t lab-view-of-l1b '[ -n "$l1b" ] && [ "$(jq -r .l0_during_cpu_job.V2.l1b.exits "$out")" = "$l1b" ]'
-t lab-view-of-v1 '[ "$(jq -r ".l0_during_cpu_job.V1.l1.qemu_thread_cpu_share | length" "$out")" -ge 2 ]'
+t lab-view-of-l1b eq "$l1b" "$(js .l0_during_cpu_job.V2.l1b.exits)"
+t lab-view-of-v1 eq 2 "$(js '.l0_during_cpu_job.V1.l1.qemu_thread_cpu_share | [.CPU_0_KVM, .CPU_1_KVM] | map(select(. > 0)) | length')"
 # the guest's interrupts: one value per vCPU
-t guest-interrupts '[ "$(jq -r ".l2_interrupts_during_cpu_job.V2.LOC | length" "$out")" = 2 ]'
+t guest-interrupts eq 2 "$(js '.l2_interrupts_during_cpu_job.V2.LOC | length')"
 ipis=$(sed -n 's/.*cpu-job-span.* span_ipis-sent=\([0-9]*\).*/\1/p' "$fx")
-t span-traffic '[ -n "$ipis" ] && [ "$(jq -r ".span_during_cpu_job.V2.L1a[\"ipis-sent\"]" "$out")" = "$ipis" ]'
+t span-traffic eq "$ipis" "$(js '.span_during_cpu_job.V2.L1a["ipis-sent"]')"
 exit $failed
