@@ -171,16 +171,14 @@ l0_job_lines() {
 	shift 2
 	kill "$L0W" 2>/dev/null
 	for v in "$@"; do
-		KW=
 		[ -s "$o.$v.end" ] && echo "NESTED-M: level=L0 who=$who vm=$v l0-job-exits$(kvm_exits_line "$o.$v")"
 	done
 	return 0
 }
 # kvm_exits_line OUT: " kvm_REASON=N ... thr_NAME=N ... irq_NAME=N ..." of
 # the job (end minus start; threads of one name summed), or nothing if the
-# watcher saw no job.
+# watcher saw no job (stop the watcher first: kill "$KW").
 kvm_exits_line() {
-	[ -z "$KW" ] || kill "$KW" 2>/dev/null
 	[ -s "$1.start" ] && [ -s "$1.end" ] || return 0
 	awk 'function add(k, v) { if (!(k in seen)) { seen[k] = 1; order[++n] = k }; c[f <= 2 ? "s" : "e", k] += v }
 	     FNR == 1 { f++ }

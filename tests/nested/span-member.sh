@@ -51,6 +51,7 @@ kill $QS $QW 2>/dev/null
 [ "$WHERE" = l0 ] || heartbeat_stop
 echo "NESTED-M: level=$W ${TOPO}_l2_launch_to_poweroff_ms=$VM_MS"
 if [ "$WHERE" != l0 ] && [ "$EXIT_WATCH" = 1 ]; then
+	kill "$KW" 2>/dev/null
 	echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-exits$(kvm_exits_line $D/exits)"
 	sj=$(span_job_line $D/qmp.log)
 	[ -z "$sj" ] || echo "NESTED-M: level=$W who=$(echo "$TOPO" | tr A-Z a-z)-l2 cpu-job-span$sj"

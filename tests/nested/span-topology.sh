@@ -35,8 +35,9 @@ span_topology() {
 	l0w= l0con=
 	if [ "$EXIT_WATCH" = 1 ]; then
 		for m in "$@"; do
-			case "$m" in l0:*) ;; *) l0w="$l0w $topo-${m%%:*}" ;; esac
-			case "$m" in l0:*) ;; *:owner|*:owner:*) l0con=$T/$topo-${m%%:*}.con ;; esac
+			case "$m" in l0:*) continue ;; esac
+			l0w="$l0w $topo-${m%%:*}"
+			case "$m" in *:owner|*:owner:*) l0con=$T/$topo-${m%%:*}.con ;; esac
 		done
 		# shellcheck disable=SC2086
 		[ -z "$l0con" ] || l0_job_watch "$l0con" $T/l0-$topo $l0w

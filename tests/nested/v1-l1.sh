@@ -32,6 +32,7 @@ SMP=$L2_SMP MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian kernel, in the V1 L1)
 kill $S 2>/dev/null
 heartbeat_stop
 echo "NESTED-M: level=L1 l2_launch_to_poweroff_ms=$VM_MS mem_avail_min_during_l2_kb=$(sort -n $T/avail | head -n 1)"
+[ -z "$EXIT_WATCH" ] || kill "$KW" 2>/dev/null
 case "$EXIT_WATCH" in
 1) echo "NESTED-M: level=L1 who=v1-l2 cpu-job-exits$(kvm_exits_line $T/exits)" ;;
 boot) echo "NESTED-M: level=L1 who=v1-l2 boot-exits$(kvm_exits_line $T/exits)" ;;
