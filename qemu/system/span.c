@@ -1203,6 +1203,30 @@ static void span_vm_state_change(void *opaque, bool running, RunState state)
     }
 }
 
+/*
+ * A member that does not own the devices never serves an access to them
+ * (its vCPUs' port and MMIO accesses go to the owner), so its device
+ * models only cost it time when they run timers of their own.  The PC's
+ * PIT does from reset: channel 0 counts in mode 3 (18.2 Hz, two QEMU timer
+ * expiries a period) until a guest reprograms it, which on a non-owner
+ * never happens, and each expiry wakes the main loop (in an L1, a timer
+ * interrupt and a switch away from the guest's vCPU).  Leave it out there
+ * unless -machine pit=on asks for it.
+ */
+static void span_quiet_devices(MachineState *ms, Error **errp)
+{
+    Object *obj = OBJECT(ms);
+    g_autofree char *pit = NULL;
+
+    if (span.firmware || !object_property_find(obj, "pit")) {
+        return;
+    }
+    pit = object_property_get_str(obj, "pit", errp);
+    if (pit && !strcmp(pit, "auto")) {
+        object_property_set_str(obj, "pit", "off", errp);
+    }
+}
+
 void span_machine_setup(MachineState *ms, Error **errp)
 {
     ERRP_GUARD();
@@ -1239,6 +1263,10 @@ void span_machine_setup(MachineState *ms, Error **errp)
     }
     if (span.firmware < 0) {
         span.firmware = test_bit(0, span.want);
+    }
+    span_quiet_devices(ms, errp);
+    if (*errp) {
+        return;
     }
 
     if (!ms->memdev) {
