@@ -54,6 +54,9 @@ run_topo() {
 	V2) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2 v2 2 1 "L1a and L1b" l1a:0:owner l1b:1 ;;
 	# V2 with a second vCPU in the owner's L1 (for its QEMU main loop)
 	V2b) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2b v2b 2 1 "L1a and L1b" l1a:0:owner:smp=2 l1b:1 ;;
+	# V2 with the PIT of L1b's member running (-machine pit=on), as before
+	# members without the devices left it out: what it cost
+	V2p) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2p v2p 2 1 "L1a and L1b" l1a:0:owner l1b:1:pit=on ;;
 	V3) L1_SMP=1 L1_MEM=768M L1_TIMEOUT=960 L2_TIMEOUT=900 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
 	V4) span_topology V4 v4 2 1 "L1a and L0" l1a:0:owner l0:1 ;;
 	*) echo "NESTED-M: level=L0 who=$(echo $1 | tr A-Z a-z)-l2 status=unknown-topology" ;;

@@ -151,17 +151,39 @@ span_job_line() {
 # CPU split and QEMU threads of each L1 (named by its console file,
 # $T/L1.con) in OUT.L1.start and OUT.L1.end: what every hypervisor's vCPUs
 # cost the lab during the job, also those of an L1 without the L2's
-# console. L0W is the watcher's pid; l0_job_lines prints the results.
+# console. An L1 with a job control line ($T/L1.ctl.in, span_topology
+# gives one to each L1 without the L2's console) is passed the marker
+# first, so that it counts the same job from inside (kvm_exits_ctl_watch).
+# L0W is the watcher's pid; l0_job_lines prints the results.
 l0_job_watch() {
 	con=$1 o=$2
 	shift 2
 	(tail -F "$con" 2>/dev/null | while read -r l; do
 		case "$l" in
-		*"NESTED-JOB: cpu-start"*) for v in "$@"; do kvm_exits_snapshot "$o.$v.start" "file:$T/$v.con"; done ;;
-		*"NESTED-JOB: cpu-done"*) for v in "$@"; do kvm_exits_snapshot "$o.$v.end" "file:$T/$v.con"; done; break ;;
+		*"NESTED-JOB: cpu-start"*) m=cpu-start x=start ;;
+		*"NESTED-JOB: cpu-done"*) m=cpu-done x=end ;;
+		*) continue ;;
 		esac
+		# read-write: opening a FIFO so never blocks, even when its L1 is gone
+		for v in "$@"; do [ -p "$T/$v.ctl.in" ] && echo "$m" 1<> "$T/$v.ctl.in"; done
+		for v in "$@"; do kvm_exits_snapshot "$o.$v.$x" "file:$T/$v.con"; done
+		[ $m = cpu-done ] && break
 	done) &
 	L0W=$!
+}
+# kvm_exits_ctl_watch TTY OUT: what kvm_exits_watch does, for an L1 that
+# has no console of the L2 (V2's L1b): the markers come from the lab on
+# the serial line TTY ("cpu-start", "cpu-done"), relayed by l0_job_watch.
+# Sets KW.
+kvm_exits_ctl_watch() {
+	stty -F "$1" raw -echo 2>/dev/null
+	(while read -r l; do
+		case "$l" in
+		cpu-start*) kvm_exits_snapshot "$2.start" ;;
+		cpu-done*) kvm_exits_snapshot "$2.end"; break ;;
+		esac
+	done < "$1") &
+	KW=$!
 }
 # l0_job_lines WHO OUT L1...: one "NESTED-M: level=L0 who=WHO vm=L1
 # l0-job-exits ..." line per L1 watched by l0_job_watch (nothing for one

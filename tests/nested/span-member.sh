@@ -7,11 +7,12 @@
 #   member's vCPUs), OWNER (1: this member has the firmware, the serial
 #   console and the virtio-blk disk), NCPU (the L2's vCPU count), BLK_CPU
 #   (the vCPU that runs the disk test), HOSTS (e.g. "L1a and L1b"),
-#   SOCKET (default /dev/span0), L2_TIMEOUT (bound of the member's QEMU on
-#   this level's clock, default 300 s), SPAN_TRACE (from $N/params: QEMU
-#   trace events of the member, e.g. span_forward_io; the member then
-#   prints the accesses it forwarded, by address, as "NESTED-M: ...
-#   forwarded ..." lines).
+#   PIT (on: -machine pit=on, so a member without the devices keeps the
+#   PC's PIT), SOCKET (default /dev/span0), L2_TIMEOUT (bound of the
+#   member's QEMU on this level's clock, default 300 s), SPAN_TRACE (from
+#   $N/params: QEMU trace events of the member, e.g. span_forward_io; the
+#   member then prints the accesses it forwarded, by address, as
+#   "NESTED-M: ... forwarded ..." lines).
 # The owner prints the L2's results (NESTED-TAP lines); every member prints
 # its query-span counters (SPAN-COUNTERS).
 . /job/nested/lib.sh
@@ -43,9 +44,17 @@ fi
 	while sleep 5; do printf '{"execute":"query-span"}\n' > $D/qmp.in; done
 ) &
 QS=$!
-[ "$WHERE" = l0 ] || [ "$EXIT_WATCH" != 1 ] || WATCH_QMP=$D/qmp.in kvm_exits_watch $D/l2.con $D/exits
+# the job's exits: the owner sees its markers on the L2's console; another
+# L1 is passed them by the lab on its ttyS1 (span_topology)
+if [ "$WHERE" != l0 ] && [ "$EXIT_WATCH" = 1 ]; then
+	if [ "$OWNER" = 1 ]; then
+		WATCH_QMP=$D/qmp.in kvm_exits_watch $D/l2.con $D/exits
+	elif [ -c /dev/ttyS1 ]; then
+		kvm_exits_ctl_watch /dev/ttyS1 $D/exits
+	fi
+fi
 SMP=$NCPU MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian) member in $W" \
-	$N/vmlinux-debian $D/l2.rd $D/l2.con -machine kernel-irqchip=split \
+	$N/vmlinux-debian $D/l2.rd $D/l2.con -machine kernel-irqchip=split${PIT:+,pit=$PIT} \
 	-chardev pipe,id=qmp,path=$D/qmp -mon chardev=qmp,mode=control "$@"
 kill $QS $QW 2>/dev/null
 [ "$WHERE" = l0 ] || heartbeat_stop

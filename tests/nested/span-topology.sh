@@ -9,8 +9,10 @@
 # hypervisor's KVM runs the one guest.
 #
 # span_topology TOPO SPAN NCPU BLK_CPU HOSTS MEMBER...
-#   MEMBER is WHERE:VCPUS[:owner][:smp=N] with WHERE l1a, l1b, l1c or l0
-#   (smp: that L1's vCPUs instead of L1_SMP); the owner
+#   MEMBER is WHERE:VCPUS[:owner][:smp=N][:pit=on] with WHERE l1a, l1b,
+#   l1c or l0 (smp: that L1's vCPUs instead of L1_SMP; pit=on: the member
+#   keeps the PC's PIT, which a member without the devices leaves out by
+#   default, Documentation/qemu-span.rst); the owner
 #   has the firmware, console and disk. BLK_CPU is the vCPU that writes and
 #   reads the owner's disk (on another hypervisor). HOSTS names them all.
 # Uses L1_MEM, L1_SMP, L1_TIMEOUT and L2_TIMEOUT (set by the caller,
@@ -44,10 +46,11 @@ span_topology() {
 	fi
 	for m in "$@"; do
 		where=${m%%:*} rest=${m#*:}
-		vcpus=${rest%%:*} owner=0 smp=$L1_SMP
+		vcpus=${rest%%:*} owner=0 smp=$L1_SMP pit=
 		case "$rest" in *:owner|*:owner:*) owner=1 ;; esac
 		case "$rest" in *:smp=*) smp=${rest##*:smp=} smp=${smp%%:*} ;; esac
-		vars="TOPO=$topo SPAN=$span WHERE=$where VCPUS=$vcpus OWNER=$owner NCPU=$ncpu BLK_CPU=$blk L2_TIMEOUT=${L2_TIMEOUT:-300}"
+		case "$rest" in *:pit=*) pit=${rest##*:pit=} pit=${pit%%:*} ;; esac
+		vars="TOPO=$topo SPAN=$span WHERE=$where VCPUS=$vcpus OWNER=$owner NCPU=$ncpu BLK_CPU=$blk L2_TIMEOUT=${L2_TIMEOUT:-300} PIT=$pit"
 		if [ "$where" = l0 ]; then
 			# shellcheck disable=SC2086
 			env $vars HOSTS="$hosts" SOCKET=$sock sh $N/span-member.sh > $T/$topo-l0.out 2>&1 &
@@ -59,10 +62,20 @@ span_topology() {
 		{ for v in $vars; do echo "$v"; done; echo "HOSTS='$hosts'"; cat $N/span-member.sh; } > $T/$topo-$where.sh
 		l1_initrd $T/$topo-$where.sh $T/$topo-$where.rd || { nok "$topo $where initramfs # cannot build it"; return 0; }
 		[ $owner = 1 ] && owner_out=$T/$topo-$where.con
+		# the job control line of an L1 without the L2's console (its
+		# ttyS1): l0_job_watch passes it the job's markers
+		ctl=
+		if [ -n "$l0con" ] && [ $owner = 0 ]; then
+			c=$T/$topo-$where.ctl
+			rm -f $c.in $c.out && mkfifo $c.in $c.out
+			cat $c.out > /dev/null &	# ends with its QEMU, the only writer
+			ctl="-chardev pipe,id=jobctl,path=$c -serial chardev:jobctl"
+		fi
 		(
+			# shellcheck disable=SC2086
 			SMP=$smp MEM=$L1_MEM TIMEOUT=$L1_TIMEOUT vm "$where ($topo)" /boot/vmlinux \
 				$T/$topo-$where.rd $T/$topo-$where.con \
-				-device span-pci,socket=$sock,span=$span,window=256M,channel=2M
+				-device span-pci,socket=$sock,span=$span,window=256M,channel=2M $ctl
 			echo "$VM_STATUS" > $T/$topo-$where.status
 		) &
 		pids="$pids $!"
