@@ -31,6 +31,7 @@
 #include "qapi/qapi-commands-span.h"
 #include "qom/object_interfaces.h"
 #include "hw/boards.h"
+#include "system/cpus.h"
 #include "system/hostmem.h"
 #include "system/kvm.h"
 #include "system/reset.h"
