@@ -6,7 +6,8 @@ TOP   := $(abspath .)
 BUILD := $(TOP)/build
 export TOP BUILD
 
-.PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model test \
+.PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model \
+	check-lint test \
 	check-nested bench bench-kvm-ipi bench-shadow bench-span bench-nested demo lab-shell clean
 
 all: kernel qemu control image
@@ -51,6 +52,11 @@ check-patches:
 
 check-model:
 	@$(TOP)/scripts/check-model
+
+# checkpatch (kernel's and QEMU's), clang-format and shellcheck over
+# everything Span owns; TAP in build/results/lint.tap (a `make test` layer).
+check-lint:
+	@$(TOP)/scripts/check-lint
 
 test:
 	@$(TOP)/scripts/run-tests

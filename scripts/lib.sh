@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared helpers for Span's build and lab scripts. Source it; do not run it.
 #
 # Layout invariants:
@@ -26,11 +27,13 @@ die()  { printf 'span: error: %s\n' "$*" >&2; exit 1; }
 read_base() {
 	local f=$TOP/patches/$1/base k v
 	[ -f "$f" ] || die "missing $f"
+	# Every key is required; none is left over from the other base.
+	BASE_package='' BASE_version='' BASE_tarball='' BASE_sha256='' BASE_topdir=''
 	while IFS='=' read -r k v; do
 		case "$k" in ''|'#'*) continue ;; esac
 		printf -v "BASE_$k" '%s' "$v"
 	done < "$f"
-	: "${BASE_tarball:?}" "${BASE_sha256:?}" "${BASE_topdir:?}"
+	: "${BASE_package:?}" "${BASE_version:?}" "${BASE_tarball:?}" "${BASE_sha256:?}" "${BASE_topdir:?}"
 }
 
 # base_tarball linux|qemu: prints the path of the pinned source tarball.

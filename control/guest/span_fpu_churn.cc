@@ -24,35 +24,33 @@ namespace {
 
 // FXSAVE/FXRSTOR need a 16-byte aligned 512-byte area.
 struct alignas(16) FxArea {
-  unsigned char bytes[512];
+    unsigned char bytes[512];
 };
 
 }  // namespace
 
 int main(int argc, char **argv) {
-  char *end = nullptr;
-  const long seconds = argc == 2 ? std::strtol(argv[1], &end, 10) : -1;
-  if (argc != 2 || *end != '\0' || seconds < 1 || seconds > 3600) {
-    std::fprintf(stderr,
-                 "usage: span-fpu-churn SECONDS (1..3600)\n"
-                 "Reloads the x87/SSE state (FXRSTOR) in a loop for SECONDS;"
-                 " prints the count.\n");
-    return 2;
-  }
-  FxArea area;
-  std::memset(&area, 0, sizeof(area));
-  asm volatile("fxsave64 %0" : "=m"(area));
-
-  const auto stop =
-      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  uint64_t reloads = 0;
-  while (std::chrono::steady_clock::now() < stop) {
-    for (int i = 0; i < 4096; ++i) {
-      asm volatile("fxrstor64 %0" : : "m"(area));
+    char *end = nullptr;
+    const long seconds = argc == 2 ? std::strtol(argv[1], &end, 10) : -1;
+    if (argc != 2 || *end != '\0' || seconds < 1 || seconds > 3600) {
+        std::fprintf(stderr,
+                     "usage: span-fpu-churn SECONDS (1..3600)\n"
+                     "Reloads the x87/SSE state (FXRSTOR) in a loop for SECONDS;"
+                     " prints the count.\n");
+        return 2;
     }
-    reloads += 4096;
-  }
-  std::printf("span-fpu-churn: %" PRIu64 " reloads in %ld s\n", reloads,
-              seconds);
-  return 0;
+    FxArea area;
+    std::memset(&area, 0, sizeof(area));
+    asm volatile("fxsave64 %0" : "=m"(area));
+
+    const auto stop = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    uint64_t reloads = 0;
+    while (std::chrono::steady_clock::now() < stop) {
+        for (int i = 0; i < 4096; ++i) {
+            asm volatile("fxrstor64 %0" : : "m"(area));
+        }
+        reloads += 4096;
+    }
+    std::printf("span-fpu-churn: %" PRIu64 " reloads in %ld s\n", reloads, seconds);
+    return 0;
 }

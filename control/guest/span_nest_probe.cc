@@ -95,7 +95,8 @@ int hostile(const ConnectOptions &opt) {
     Msg t = Msg::make(SPAN_MSG_TOPOLOGY_GET, 0);
     stamp(t, static_cast<uint16_t>((m.id() + 1) % m.max_members()), SPAN_MEMBER_SPAND, 99);
     ok &= refused("spoofed source slot", ::write(m.control_fd(), t.data(), t.size()), EPERM);
-    stamp(t, static_cast<uint16_t>(m.id()), static_cast<uint16_t>((m.id() + 1) % m.max_members()), 99);
+    stamp(t, static_cast<uint16_t>(m.id()), static_cast<uint16_t>((m.id() + 1) % m.max_members()),
+          99);
     ok &= refused("message to a peer through spand's mailbox",
                   ::write(m.control_fd(), t.data(), t.size()), EPERM);
     ok &= map_refused("mmap beyond the window", m.mem_fd(), m.mem_size() + 4096, 0, EINVAL);
@@ -113,7 +114,9 @@ int hostile(const ConnectOptions &opt) {
 
 // The canary's word at byte offset `off`: differs from word to word and
 // from zero, so neither a cleared nor a copied page passes.
-uint64_t canary_word(uint64_t off) { return (off + 8) * 0x9E3779B97F4A7C15ull; }
+uint64_t canary_word(uint64_t off) {
+    return (off + 8) * 0x9E3779B97F4A7C15ull;
+}
 
 int canary(Member &m, uint64_t *mem, const char *done_file) {
     const uint64_t words = m.mem_size() / 8;
@@ -133,7 +136,8 @@ int canary(Member &m, uint64_t *mem, const char *done_file) {
     }
     if (bad) {
         std::printf("PROBE FAIL canary: %" PRIu64 " words changed, the first at offset %#" PRIx64
-                    "\n", bad, first);
+                    "\n",
+                    bad, first);
         return 1;
     }
     std::printf("PROBE ok canary intact: all %" PRIu64 " MiB unchanged\n", m.mem_size() >> 20);

@@ -49,7 +49,9 @@ uint64_t mix(uint64_t x) {
 }
 
 // The pattern of word i of a buffer tagged tag.
-uint64_t word(uint64_t tag, size_t i) { return mix(tag * 0x9e3779b97f4a7c15ULL + i); }
+uint64_t word(uint64_t tag, size_t i) {
+    return mix(tag * 0x9e3779b97f4a7c15ULL + i);
+}
 
 void fill(uint64_t *p, size_t words, uint64_t tag) {
     for (size_t i = 0; i < words; i++) p[i] = word(tag, i);
@@ -95,8 +97,8 @@ struct alignas(64) Mailbox {
 };
 
 struct Stats {
-    uint64_t iterations = 0, maps = 0, checked_bytes = 0, mailbox_reads = 0, forks = 0,
-             execs = 0, moves = 0;
+    uint64_t iterations = 0, maps = 0, checked_bytes = 0, mailbox_reads = 0, forks = 0, execs = 0,
+             moves = 0;
 };
 
 constexpr size_t kMailboxWords = 4 * kPage / 8;
@@ -293,10 +295,11 @@ int main(int argc, char **argv) {
     };
     auto report = [&](const char *what) {
         Stats t = total();  // racy reads of counters: progress only
-        long el = long(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count());
+        long el =
+            long(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count());
         std::printf("span-stress: %s t=%ld s workers=%d iterations=%" PRIu64 " maps=%" PRIu64
-                    " mailbox_reads=%" PRIu64 " forks=%" PRIu64 " execs=%" PRIu64
-                    " moves=%" PRIu64 " checked_mib=%" PRIu64 "\n",
+                    " mailbox_reads=%" PRIu64 " forks=%" PRIu64 " execs=%" PRIu64 " moves=%" PRIu64
+                    " checked_mib=%" PRIu64 "\n",
                     what, el, g_ncpu, t.iterations, t.maps, t.mailbox_reads, t.forks, t.execs,
                     t.moves, t.checked_bytes >> 20);
         std::fflush(stdout);

@@ -46,8 +46,7 @@ Result<std::unique_ptr<Member>> Member::connect(const ConnectOptions &opt) {
     struct stat st;
     if (::stat(opt.socket_path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
         // Full nesting: spand is reached through the span-pci device.
-        if (opt.role != SPAN_ROLE_MEMBER)
-            return Error{EPERM, "a span device only admits members"};
+        if (opt.role != SPAN_ROLE_MEMBER) return Error{EPERM, "a span device only admits members"};
         m->dev_ = true;
         m->sock_.reset(::open(opt.socket_path.c_str(), O_RDWR | O_CLOEXEC));
         if (!m->sock_) return Error::sys("open " + opt.socket_path);
@@ -117,7 +116,8 @@ Status Member::ctl_send(const Msg &m) {
 }
 
 Result<Msg> Member::ctl_recv(std::vector<UniqueFd> *fds, int timeout_ms, Reject *why) {
-    return dev_ ? recv_dev(sock_.get(), timeout_ms, why) : recv_msg(sock_.get(), fds, timeout_ms, why);
+    return dev_ ? recv_dev(sock_.get(), timeout_ms, why)
+                : recv_msg(sock_.get(), fds, timeout_ms, why);
 }
 
 // Full nesting: the memory and the channel are mmap()s of the device (it

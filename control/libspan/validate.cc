@@ -623,7 +623,7 @@ const char *span_msg_type_str(unsigned type) {
                                         "shutdown",     "heartbeat",     "vm-state",
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
-                                        "ctl-sub-info", "peer-report", "ioeventfd",
+                                        "ctl-sub-info", "peer-report",   "ioeventfd",
                                         "eoi"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";

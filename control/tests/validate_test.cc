@@ -290,8 +290,9 @@ TEST(Validate, Interrupt) {
                             x.shorthand = SPAN_SH_ALL_EXCL;
                         }),
               Reject::Field);
-    EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_REMRD, x.vector = 0, x.trigger = 1; }),
-              Reject::Field);
+    EXPECT_EQ(
+        mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_REMRD, x.vector = 0, x.trigger = 1; }),
+        Reject::Field);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.delivery = SPAN_DM_SIPI, x.vector = 0x9a; }),
               Reject::None);
     EXPECT_EQ(mutate<I>(m, [](auto &x) { x.dest_mode = 2; }), Reject::Field);
@@ -395,16 +396,14 @@ TEST(Validate, Ioeventfd) {
     EXPECT_EQ(mutate<E>(m, [](auto &x) { x.addr = SPAN_GPA_LIMIT; }), Reject::Range);
     EXPECT_EQ(mutate<E>(m, [](auto &x) { x.addr = SPAN_GPA_LIMIT - 4, x.size = 8; }),
               Reject::Range);
-    EXPECT_EQ(mutate<E>(m,
-                        [](auto &x) {
-                            x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0x1ffff;
-                        }),
-              Reject::Range);
-    EXPECT_EQ(mutate<E>(m,
-                        [](auto &x) {
-                            x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0xffff;
-                        }),
-              Reject::None);
+    EXPECT_EQ(
+        mutate<E>(
+            m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0x1ffff; }),
+        Reject::Range);
+    EXPECT_EQ(
+        mutate<E>(
+            m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_DATAMATCH, x.size = 2, x.data = 0xffff; }),
+        Reject::None);
     // ports: legacy virtio-pci notifies by queue number at a 16-bit port
     EXPECT_EQ(mutate<E>(m,
                         [](auto &x) {
@@ -414,16 +413,12 @@ TEST(Validate, Ioeventfd) {
               Reject::None);
     EXPECT_EQ(mutate<E>(m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0xc050; }),
               Reject::Field);  // any-size is MMIO only
-    EXPECT_EQ(mutate<E>(m,
-                        [](auto &x) {
-                            x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0xfffe, x.size = 4;
-                        }),
-              Reject::Range);
-    EXPECT_EQ(mutate<E>(m,
-                        [](auto &x) {
-                            x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0x60, x.size = 8;
-                        }),
-              Reject::Field);
+    EXPECT_EQ(
+        mutate<E>(m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0xfffe, x.size = 4; }),
+        Reject::Range);
+    EXPECT_EQ(
+        mutate<E>(m, [](auto &x) { x.flags = SPAN_IOEVENTFD_F_PIO, x.addr = 0x60, x.size = 8; }),
+        Reject::Field);
 }
 
 TEST(Validate, Eoi) {

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The spanning half of `make demo` (runs inside the lab, from demo.sh): one
 # 4-vCPU guest hosted by two QEMU members under the lab's KVM. spand owns the
 # guest memory; member m0 runs vCPUs 0-1 and owns the devices, member m1 runs
@@ -25,15 +26,15 @@ cat /boot/guest.cpio $T/job.cpio > $T/initrd
 
 # member NAME VCPUS: one QEMU of the span VM; QMP on fifos $T/NAME.qmp.{in,out}.
 member() {
-	rm -f $T/$1.qmp.in $T/$1.qmp.out $T/$1.qmp.log && mkfifo $T/$1.qmp.in $T/$1.qmp.out
-	cat $T/$1.qmp.out > $T/$1.qmp.log &
+	rm -f "$T/$1.qmp.in" "$T/$1.qmp.out" "$T/$1.qmp.log" && mkfifo "$T/$1.qmp.in" "$T/$1.qmp.out"
+	cat "$T/$1.qmp.out" > "$T/$1.qmp.log" &
 	# no TSC-deadline timer: the lab's idle stall (Documentation/qemu-span.rst)
 	timeout -k 5 120 qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 4 -m 256M \
 		-machine kernel-irqchip=split -kernel /boot/vmlinux -initrd $T/initrd \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3 span.run=/job/run span.quiet=1" \
-		-display none -no-reboot -nodefaults -nic none -vga none -serial file:$T/$1.console \
-		-chardev pipe,id=qmp,path=$T/$1.qmp -mon chardev=qmp,mode=control \
-		-span demo,socket=$SOCK,member=$1,vcpus=$2 > $T/$1.txt 2>&1 &
+		-display none -no-reboot -nodefaults -nic none -vga none -serial "file:$T/$1.console" \
+		-chardev "pipe,id=qmp,path=$T/$1.qmp" -mon chardev=qmp,mode=control \
+		-span "demo,socket=$SOCK,member=$1,vcpus=$2" > "$T/$1.txt" 2>&1 &
 }
 # joined NAME: wait until member NAME joined spand; print its QEMU pid.
 joined() {
@@ -109,7 +110,7 @@ step "traffic between the members (query-span totals of each member)"
 # tot MEMBER NAME: counter NAME of the member's totals, which query-span
 # gives twice (top level and the member's own entry; the key order varies).
 tot() {
-	grep -o '"counters": {[^}]*}' $T/$1.qmp.log | sort | uniq -d | head -n 1 |
+	grep -o '"counters": {[^}]*}' "$T/$1.qmp.log" | sort | uniq -d | head -n 1 |
 		grep -o "\"$2\": [0-9]*" | sed 's/.*: //'
 }
 printf '    %-6s %10s %14s %15s %14s\n' member ipis-sent ipis-received mmio-forwarded pio-forwarded

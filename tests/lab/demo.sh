@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The lab half of `make demo` (runs inside the lab, from scripts/demo).
 set -e
 step() { echo; echo "==> $*"; }

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # SPDX-License-Identifier: GPL-2.0
 # early-reset.sh: reproduce the early reset of a split guest (a 2+2 guest
 # that resets within seconds of start, console empty; tests/span/known-flaky)
@@ -40,45 +41,47 @@ echo "guest-online=$(cat /sys/devices/system/cpu/online)"
 JOB
 fi
 mkinitrd $T/er.sh $T/er.rd
-qmp() { timeout 5 sh -c 'printf "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"%s\"}}\n" "$2" > $1' sh $T/q$1.in "$2" || echo "early-reset: member $1 takes no monitor command (exited?)"; }
+qmp() { printf '{"execute":"human-monitor-command","arguments":{"command-line":"%s"}}\n' "$2" | timeout 5 tee "$T/q$1.in" > /dev/null || echo "early-reset: member $1 takes no monitor command (exited?)"; }
 # LOAD=N: N busy loops in the lab while the guests run (the crash came
 # more often on a loaded machine).
-for i in $(seq 1 ${LOAD:-0}); do sh -c 'while :; do :; done' & done
+for i in $(seq 1 "${LOAD:-0}"); do sh -c 'while :; do :; done' & done
 caught=0 ok=0 MS="0 1"
 [ "${PLAIN:-0}" = 1 ] && MS=0
-for run in $(seq 1 $RUNS); do
+for run in $(seq 1 "$RUNS"); do
 	start_spand --create vm1:256M || { echo "early-reset: spand did not start"; exit 1; }
 	rm -f $T/c0 $T/c1
 	for m in $MS; do
-		rm -f $T/q$m.in $T/q$m.out $T/q$m.log && mkfifo $T/q$m.in $T/q$m.out
-		cat $T/q$m.out > $T/q$m.log &
-		{ printf '{"execute":"qmp_capabilities"}\n'; sleep 300; } > $T/q$m.in &
-		eval W$m=$!
+		rm -f "$T/q$m.in" "$T/q$m.out" "$T/q$m.log" && mkfifo "$T/q$m.in" "$T/q$m.out"
+		cat "$T/q$m.out" > "$T/q$m.log" &
+		{ printf '{"execute":"qmp_capabilities"}\n'; sleep 300; } > "$T/q$m.in" &
+		eval "W$m=\$!"
 	done
 	export SMP=4 MEMBER_TIMEOUT=120
 	# frozen N CONSOLE ARGS...: a member (or the plain QEMU) that pauses on
 	# a reset, with its QMP monitor on the fifos $T/qN.{in,out}
 	frozen() {
 		n=$1 con=$2; shift 2
-		member $con $T/er.rd -machine kernel-irqchip=split \
+		member "$con" $T/er.rd -machine kernel-irqchip=split \
 			-action reboot=shutdown,shutdown=pause \
-			-chardev pipe,id=qmp,path=$T/q$n -mon chardev=qmp,mode=control "$@" > $T/m$n.txt 2>&1
+			-chardev "pipe,id=qmp,path=$T/q$n" -mon chardev=qmp,mode=control "$@" > "$T/m$n.txt" 2>&1
 	}
 	if [ "${PLAIN:-0}" = 1 ]; then
 		# the control: the same guest in one plain QEMU (no -span)
+		# shellcheck disable=SC2086 # M0_ARGS: QEMU arguments, split on purpose
 		frozen 0 $T/c0 $M0_ARGS &
 		M0=$! M1=
 		: > $T/q1.log	# an earlier run's SHUTDOWN must not count
 	else
-		frozen 0 $T/c0 -span vm1,socket=$SOCK,member=m0,vcpus=0-1 $M0_ARGS &
+		# shellcheck disable=SC2086 # M0_ARGS: QEMU arguments, split on purpose
+		frozen 0 $T/c0 -span "vm1,socket=$SOCK,member=m0,vcpus=0-1" $M0_ARGS &
 		M0=$!
-		[ -n "$M1_DELAY" ] && sleep $M1_DELAY
+		[ -n "$M1_DELAY" ] && sleep "$M1_DELAY"
 		frozen 1 $T/c1 -span vm1,socket=$SOCK,member=m1,vcpus=2-3 &
 		M1=$!
 	fi
 	t=0 state=running
 	while [ $t -lt 600 ]; do
-		if grep -q 'SPAN-LAB-EXIT' $T/c0 2>/dev/null; then state=done; break; fi
+		if grep -q 'SPAN-LAB-EXIT' $T/c0 2>/dev/null; then state='done'; break; fi
 		if grep -q '"SHUTDOWN"' $T/q0.log $T/q1.log 2>/dev/null; then state=reset; break; fi
 		sleep 0.2; t=$((t + 1))
 	done
@@ -87,26 +90,26 @@ for run in $(seq 1 $RUNS); do
 		caught=$((caught + 1))
 		sleep 1
 		for m in $MS; do
-			qmp $m "info registers -a"
-			qmp $m "info lapic 0"
-			qmp $m "info lapic 2"
+			qmp "$m" "info registers -a"
+			qmp "$m" "info lapic 0"
+			qmp "$m" "info lapic 2"
 		done
 		sleep 3
 		for m in $MS; do
-			echo "--- member $m events"; grep '"event"' $T/q$m.log | cut -c1-300
-			echo "--- member $m stderr"; cat $T/m$m.txt
+			echo "--- member $m events"; grep '"event"' "$T/q$m.log" | cut -c1-300
+			echo "--- member $m stderr"; cat "$T/m$m.txt"
 			echo "--- member $m monitor"
-			tr -d '\r' < $T/q$m.log | sed -n 's/.*"return": "\(.*\)"}$/\1/p' | sed 's/\\r\\n/\n/g; s/\\n/\n/g' | head -n 120
+			tr -d '\r' < "$T/q$m.log" | sed -n 's/.*"return": "\(.*\)"}$/\1/p' | sed 's/\\r\\n/\n/g; s/\\n/\n/g' | head -n 120
 		done
-		echo "--- console"; tr -d "\r" < $T/c0 2>/dev/null | tail -n ${CONSOLE_LINES:-40}
+		echo "--- console"; tr -d "\r" < $T/c0 2>/dev/null | tail -n "${CONSOLE_LINES:-40}"
 		echo "--- spand"; grep -v heartbeat $T/spand.log | tail -n 20
 	else
 		ok=$((ok + 1))
 	fi
-	kill $M0 $M1 $W0 $W1 2>/dev/null
+	kill $M0 $M1 ${W0:+"$W0"} ${W1:+"$W1"} 2>/dev/null
 	wait $M0 $M1 2>/dev/null
 	busybox killall -9 qemu-system-x86_64 2>/dev/null
 	stop_spand
-	[ $state = reset ] && [ $caught -ge ${CATCH:-1} ] && break
+	[ $state = reset ] && [ $caught -ge "${CATCH:-1}" ] && break
 done
 echo "early-reset: $ok of $run boots finished, $caught reset early"

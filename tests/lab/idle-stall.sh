@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # SPDX-License-Identifier: GPL-2.0
 # Lab job for scripts/idle-stall (sourced from the job folder, busybox sh).
 # Boots a 4-vCPU guest (our lab kernel, quiet) whose job sleeps 1 s at a
@@ -35,9 +36,9 @@ one_run() {
 	ms=0
 	[ "$KIND" = span ] && ms="0 1"
 	for m in $ms; do
-		rm -f $T/q$m.in $T/q$m.out $T/q$m.log
-		mkfifo $T/q$m.in $T/q$m.out
-		cat $T/q$m.out > $T/q$m.log &
+		rm -f "$T/q$m.in" "$T/q$m.out" "$T/q$m.log"
+		mkfifo "$T/q$m.in" "$T/q$m.out"
+		cat "$T/q$m.out" > "$T/q$m.log" &
 	done
 	if [ "$KIND" = span ]; then
 		start_spand --create vm1:256M
@@ -81,7 +82,7 @@ one_run() {
 }
 
 r=1
-while [ $r -le $RUNS ]; do
+while [ $r -le "$RUNS" ]; do
 	one_run
 	echo "IDLE-STALL: $KIND $CPU run $r: $result"
 	case "$result" in stalled*)
