@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Command line of the harness, called by the bash scripts:
+
+  python3 scripts/spanharness bench-summary nested|span FILE [options]
+  python3 scripts/spanharness bench-summary shadow JOBDIR --secs N --rounds N
+  python3 scripts/spanharness bench-summary kvm-ipi FILE [--append ARGS]
+  python3 scripts/spanharness tap LAYER [FILE]      number result lines
+  python3 scripts/spanharness test-summary FILE...  count TAP results
+  python3 scripts/spanharness unit-tap DIR          unittests as TAP lines
+
+(``python3 -m spanharness`` with scripts/ on PYTHONPATH works as well.)
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+if __package__ in (None, ""):
+    # run as "python3 scripts/spanharness": import the package by name
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "spanharness"  # noqa: A001
+
+from spanharness import bench, jobs, tap  # noqa: E402
+
+
+def _tristate(v):
+    return {"true": True, "false": False, "null": None}[v]
+
+
+def bench_summary(a):
+    if a.what == "shadow":
+        try:
+            res = bench.shadow(pathlib.Path(a.file), a.secs, a.rounds)
+        except (ValueError, OSError) as e:
+            sys.exit("bench-shadow: %s" % e)
+        import json
+        print(json.dumps(res))
+        return 0
+    text = pathlib.Path(a.file).read_text(errors="replace")
+    if a.what == "kvm-ipi":
+        try:
+            print(bench.kvm_ipi(text, a.append))
+        except ValueError as e:
+            sys.exit(str(e))
+        return 0
+    lines = text.splitlines()
+    if a.what == "nested":
+        res = bench.nested(lines, secs=a.secs, complete=_tristate(a.complete), reps=a.reps,
+                           work=a.work, exits=a.exits, l2_smp=a.l2_smp, l1_mem=a.l1_mem,
+                           rounds=a.rounds)
+    else:
+        res = bench.span(lines, rounds=a.rounds, secs=a.secs, complete=_tristate(a.complete),
+                         append=a.append, work=a.work, rt=a.rt, nacc=a.nacc)
+    print(bench.dumps(res))
+    return 0
+
+
+def tap_number(a):
+    src = open(a.file) if a.file else sys.stdin
+    results = [l.rstrip("\n") for l in src if l.strip()]
+    sys.stdout.write(tap.number(results, a.layer))
+    return 0
+
+
+def test_summary(a):
+    c = tap.Counts()
+    for f in a.files:
+        p = pathlib.Path(f + a.suffix)
+        if p.is_file():
+            c.add_text(p.read_text(errors="replace"))
+        else:
+            c.add_missing(str(p))
+    for l in c.report:
+        print(l)
+    if a.elapsed:
+        print("tests took %ss" % a.elapsed)
+    print(c.line())
+    return 1 if c.failed else 0
+
+
+def unit_tap(a):
+    return jobs.unittest_tap(a.dir, a.name)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="spanharness", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench-summary", help="a benchmark's JSON from its raw lines")
+    b.add_argument("what", choices=("nested", "span", "shadow", "kvm-ipi"))
+    b.add_argument("file", help="raw lines (shadow: the lab job folder)")
+    b.add_argument("--secs", type=int, default=0, help="the lab's run time")
+    b.add_argument("--complete", choices=("true", "false", "null"), default="true")
+    b.add_argument("--rounds", type=int, default=None)
+    b.add_argument("--reps", type=int, default=3)
+    b.add_argument("--work", type=int, default=None)
+    b.add_argument("--exits", type=int, default=1000)
+    b.add_argument("--l2-smp", type=int, default=2)
+    b.add_argument("--l1-mem", default="1G")
+    b.add_argument("--append", default="", help="the lab's extra kernel command line")
+    b.add_argument("--rt", type=int, default=200)
+    b.add_argument("--nacc", type=int, default=500)
+    b.set_defaults(func=bench_summary)
+    t = sub.add_parser("tap", help="number result lines (stdin or FILE) as TAP")
+    t.add_argument("layer")
+    t.add_argument("file", nargs="?")
+    t.set_defaults(func=tap_number)
+    s = sub.add_parser("test-summary", help="count TAP results over files")
+    s.add_argument("files", nargs="*")
+    s.add_argument("--suffix", default="")
+    s.add_argument("--elapsed", default="")
+    s.set_defaults(func=test_summary)
+    u = sub.add_parser("unit-tap", help="run the unittests under DIR, one TAP result line each")
+    u.add_argument("dir")
+    u.add_argument("--name", default="harness")
+    u.set_defaults(func=unit_tap)
+    a = p.parse_args(argv)
+    if a.cmd == "bench-summary":
+        defaults = {"nested": (3, 200000), "span": (15, 100000), "shadow": (3, 0), "kvm-ipi": (0, 0)}
+        r, w = defaults[a.what]
+        a.rounds = r if a.rounds is None else a.rounds
+        a.work = w if a.work is None else a.work
+    return a.func(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
