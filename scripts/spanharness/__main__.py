@@ -7,6 +7,10 @@
   python3 scripts/spanharness tap LAYER [FILE]      number result lines
   python3 scripts/spanharness test-summary FILE...  count TAP results
   python3 scripts/spanharness unit-tap DIR          unittests as TAP lines
+  python3 scripts/spanharness span-plan MODE TEST...   which tests run (may-hang)
+  python3 scripts/spanharness span-job JOBDIR TEST...  the lab's job script
+  python3 scripts/spanharness span-collect MODE OUT ATTEMPT LRC TEST...
+                                                    one lab run's results
 
 (``python3 -m spanharness`` with scripts/ on PYTHONPATH works as well.)
 """
@@ -83,6 +87,42 @@ def unit_tap(a):
     return jobs.unittest_tap(a.dir, a.name)
 
 
+def _tests_dir():
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "tests", "span")
+
+
+def span_plan(a):
+    pending, lines = jobs.span_plan(a.mode, a.tests, jobs.reasons(os.path.join(_tests_dir(), "may-hang")),
+                                    bool(os.environ.get("SPAN_RUN_HANGING")))
+    for l in lines:
+        print("RESULT " + l)
+    for t in pending:
+        print("RUN " + t)
+    return 0
+
+
+def span_job(a):
+    script, total = jobs.span_job(a.tests, _tests_dir())
+    with open(os.path.join(a.jobdir, "job.sh"), "w") as f:
+        f.write(script)
+    print(total)
+    return 0
+
+
+def span_collect(a):
+    text = pathlib.Path(a.out).read_text(errors="replace") if os.path.exists(a.out) else ""
+    lines, left, says = jobs.span_attempt(a.mode, text, a.tests, a.attempt, a.lrc,
+                                          jobs.reasons(os.path.join(_tests_dir(), "known-flaky")))
+    for l in says:
+        print("SAY " + l)
+    for l in lines:
+        print("RESULT " + l)
+    for t in left:
+        print("LEFT " + t)
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="spanharness", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +155,21 @@ def main(argv=None):
     u.add_argument("dir")
     u.add_argument("--name", default="harness")
     u.set_defaults(func=unit_tap)
+    sp = sub.add_parser("span-plan", help="the span tests of MODE to run, the skipped ones' results")
+    sp.add_argument("mode")
+    sp.add_argument("tests", nargs="*")
+    sp.set_defaults(func=span_plan)
+    sj = sub.add_parser("span-job", help="write JOBDIR/job.sh running the span tests; print their bound")
+    sj.add_argument("jobdir")
+    sj.add_argument("tests", nargs="*")
+    sj.set_defaults(func=span_job)
+    sc = sub.add_parser("span-collect", help="the results of one span lab run")
+    sc.add_argument("mode")
+    sc.add_argument("out")
+    sc.add_argument("attempt", type=int)
+    sc.add_argument("lrc")
+    sc.add_argument("tests", nargs="*")
+    sc.set_defaults(func=span_collect)
     a = p.parse_args(argv)
     if a.cmd == "bench-summary":
         defaults = {"nested": (3, 200000), "span": (15, 100000), "shadow": (3, 0), "kvm-ipi": (0, 0)}
