@@ -11,6 +11,9 @@
   python3 scripts/spanharness span-job JOBDIR TEST...  the lab's job script
   python3 scripts/spanharness span-collect MODE OUT ATTEMPT LRC TEST...
                                                     one lab run's results
+  python3 scripts/spanharness nested-job|nested-budget|nested-failed|
+                              nested-retry-line|nested-results ...
+                                                    the nested layer's (--help)
 
 (``python3 -m spanharness`` with scripts/ on PYTHONPATH works as well.)
 """
@@ -123,6 +126,63 @@ def span_collect(a):
     return 0
 
 
+def _nested_dir():
+    return os.path.join(os.path.dirname(_tests_dir()), "nested")
+
+
+def _nested_bounds(a):
+    return [jobs.nested_bound(os.path.join(_nested_dir(), t), a.step_bound) for t in a.tests]
+
+
+def _read(path):
+    return pathlib.Path(path).read_text(errors="replace") if path and os.path.exists(path) else ""
+
+
+def nested_job(a):
+    bounds = _nested_bounds(a)
+    with open(os.path.join(a.jobdir, "job.sh"), "w") as f:
+        f.write(jobs.nested_job(a.tests, bounds, a.deadline))
+    print(sum(bounds))
+    return 0
+
+
+def nested_budget(a):
+    import time
+    if not a.deadline:
+        return 1
+    bounds = _nested_bounds(a)
+    left = a.deadline - int(time.time())
+    need = jobs.nested_budget_short(bounds, left)
+    if need is None:
+        return 1
+    print("SHORT %d %d" % (left, need))
+    for t, b in zip(a.tests, bounds):
+        print("RESULT " + jobs.nested_skip(t, left, b))
+    return 0
+
+
+def nested_failed(a):
+    for t in jobs.nested_failed(_read(a.out), a.tests):
+        print(t)
+    return 0
+
+
+def nested_retry_line(a):
+    print(jobs.nested_retry_line(_read(a.out), a.lrc, a.tests, a.deadline))
+    return 0
+
+
+def nested_results(a):
+    retry = _read(a.retry) if a.retry else None
+    lines, meas = jobs.nested_results(a.tests, _read(a.first), a.first_lrc, retry, a.retry_lrc,
+                                      a.again.split())
+    with open(a.measurements, "w") as f:
+        f.writelines(m + "\n" for m in meas)
+    for l in lines:
+        print(l)
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="spanharness", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,6 +230,28 @@ def main(argv=None):
     sc.add_argument("lrc")
     sc.add_argument("tests", nargs="*")
     sc.set_defaults(func=span_collect)
+    def nested(name, func, help, *args):
+        n = sub.add_parser(name, help=help)
+        for arg in args:
+            n.add_argument(arg)
+        n.add_argument("--deadline", type=int, default=None, help="SPAN_TEST_DEADLINE")
+        n.add_argument("--step-bound", default=None, help="every test's bound instead of its own")
+        n.add_argument("tests", nargs="*")
+        n.set_defaults(func=func)
+        return n
+    nested("nested-job", nested_job, "write JOBDIR/job.sh for the nested tests; print their bounds' sum", "jobdir")
+    nested("nested-budget", nested_budget, "exit 0 and print SHORT LEFT NEED and the skips' results "
+           "if not even the quickest test fits before the deadline")
+    nested("nested-failed", nested_failed, "the tests that failed or have no result in OUT", "out")
+    nested("nested-retry-line", nested_retry_line, "the # TODO line of a failed first attempt", "out", "lrc")
+    n = nested("nested-results", nested_results, "the result lines of the nested tests; "
+               "their measurements into --measurements")
+    n.add_argument("--first", required=True)
+    n.add_argument("--first-lrc", required=True)
+    n.add_argument("--retry", default=None)
+    n.add_argument("--retry-lrc", default=None)
+    n.add_argument("--again", default="", help="the tests the retry ran (one word)")
+    n.add_argument("--measurements", required=True)
     a = p.parse_args(argv)
     if a.cmd == "bench-summary":
         defaults = {"nested": (3, 200000), "span": (15, 100000), "shadow": (3, 0), "kvm-ipi": (0, 0)}

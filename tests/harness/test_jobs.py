@@ -94,3 +94,71 @@ class SpanPolicy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# a nested lab's out.txt: V1 passed, V2 failed, V3 never ended
+NESTED_OUT = """\
+NESTED-TEST: 01-v1.sh
+NESTED-M: who=v1 ms=10
+NESTED-TAP: ok V1 boots
+NESTED-DONE: 01-v1.sh
+NESTED-TEST: 03-v2.sh
+NESTED-TAP: ok V2 boots
+NESTED-TAP: not ok V2 ipis # none # more
+NESTED-M: who=v2 ms=20
+NESTED-DONE: 03-v2.sh
+NESTED-TEST: 04-v3.sh
+NESTED-TAP: ok V3 L1a boots
+NESTED-M: who=v3 ms=30
+"""
+NESTED = ["01-v1.sh", "03-v2.sh", "04-v3.sh"]
+
+
+class NestedPolicy(unittest.TestCase):
+    def test_topology_names(self):
+        self.assertEqual(jobs.nested_topology("03-v2.sh"), "V2")
+        self.assertEqual(jobs.nested_topology("02-span-pci.sh"), "02-span-pci")
+
+    def test_bounds(self):
+        d = common.fixture("nested")
+        self.assertEqual(jobs.nested_bound(os.path.join(d, "01-v1.sh"), "99"), 99)
+        b = jobs.nested_bound(os.path.join(d, "03-v2.sh"))
+        self.assertGreater(b, 0)
+        script = jobs.nested_job(["03-v2.sh"], [b])
+        self.assertIn('echo "STEP %d 03-v2.sh" >> /job/progress' % b, script)
+        self.assertNotIn("left=", script)
+
+    def test_job_under_a_deadline_skips_what_does_not_fit(self):
+        script = jobs.nested_job(["01-v1.sh"], [360], deadline=2000000000)
+        self.assertIn("left=$((2000000000 - $(date +%s)))\nif [ $left -lt 420 ]; then\n", script)
+        self.assertIn('echo "NESTED-TAP: ok V1 (01-v1.sh) # SKIP not started: $left s left', script)
+
+    def test_budget(self):
+        self.assertEqual(jobs.nested_budget_short([360, 1020], 400), 480)
+        self.assertIsNone(jobs.nested_budget_short([360, 1020], 480))
+
+    def test_failed_and_unfinished(self):
+        self.assertEqual(jobs.nested_failed(NESTED_OUT, NESTED), ["03-v2.sh", "04-v3.sh"])
+
+    def test_retry_line_names_the_first_failure(self):
+        l = jobs.nested_retry_line(NESTED_OUT, 0, ["03-v2.sh", "04-v3.sh"])
+        self.assertTrue(l.startswith("not ok first attempt failed (V2 ipis; lab exit 0, "))
+        self.assertIn("retried in a fresh lab: 03-v2.sh 04-v3.sh # TODO known intermittent failure", l)
+        self.assertIn("(the lab ended first;", jobs.nested_retry_line("", 1, ["01-v1.sh"]))
+
+    def test_results_without_retry(self):
+        lines, meas = jobs.nested_results(NESTED, NESTED_OUT, 137)
+        self.assertEqual(lines, ["ok V1 boots", "ok V2 boots", "not ok V2 ipis # none # more", "ok V3 L1a boots",
+                                 "not ok 04-v3.sh: no result: the lab ended first (lab exit 137, log "
+                                 "build/results/nested.log)"])
+        self.assertEqual(meas, ["who=v1 ms=10", "who=v2 ms=20", "who=v3 ms=30"])
+
+    def test_results_of_the_retry_count(self):
+        retry = ("NESTED-TEST: 03-v2.sh\nNESTED-TAP: ok V2 ipis\nNESTED-DONE: 03-v2.sh\n"
+                 "NESTED-TEST: 04-v3.sh\nNESTED-TAP: ok V3 (04-v3.sh) # SKIP not started: 100 s left\n"
+                 "NESTED-DONE: 04-v3.sh\n")
+        lines, meas = jobs.nested_results(NESTED, NESTED_OUT, 137, retry, 0, ["03-v2.sh", "04-v3.sh"])
+        # V2 from the retry; V3 not started there keeps its first result
+        self.assertEqual(lines[:3], ["ok V1 boots", "ok V2 ipis", "ok V3 L1a boots"])
+        self.assertIn("log build/results/nested.log", lines[3])
+        self.assertEqual(meas, ["who=v1 ms=10", "who=v3 ms=30"])
