@@ -14,6 +14,8 @@
   python3 scripts/spanharness nested-job|nested-budget|nested-failed|
                               nested-retry-line|nested-results ...
                                                     the nested layer's (--help)
+  python3 scripts/spanharness kselftest-job|kselftest-tap ...
+                                                    the kselftest layers'
 
 (``python3 -m spanharness`` with scripts/ on PYTHONPATH works as well.)
 """
@@ -28,7 +30,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "spanharness"  # noqa: A001
 
-from spanharness import bench, jobs, tap  # noqa: E402
+from spanharness import bench, jobs, kselftest, tap  # noqa: E402
 
 
 def _tristate(v):
@@ -183,6 +185,36 @@ def nested_results(a):
     return 0
 
 
+def _status():
+    return kselftest.Status(_read(os.path.join(os.path.dirname(_tests_dir()), "kselftest", "lab-status")))
+
+
+def kselftest_job(a):
+    st = _status()
+    tests = a.tests or [l.split(":", 1)[1] for l in _read(a.list).splitlines() if ":" in l]
+    run = [t for t in tests if not st.skipped(t, a.all)]
+    script, total = kselftest.job(run, st)
+    with open(os.path.join(a.jobdir, "job.sh"), "w") as f:
+        f.write(script)
+    print("TOTAL %d" % total)
+    for t in tests:
+        print(("SKIP " if st.skipped(t, a.all) else "RUN ") + t)
+    return 0
+
+
+def kselftest_tap(a):
+    st = _status()
+    text, newpass = kselftest.tap(a.tests, st, _read(a.raw), a.lrc, a.name, a.all)
+    with open(a.out, "w") as f:
+        f.write(text)
+    if newpass:
+        print("SAY passing but not listed as pass in tests/kselftest/lab-status: " + " ".join(newpass))
+    sl = kselftest.slow(_read(a.times), st)
+    if sl:
+        print("SAY used more than half their timeout (times: %s): %s" % (a.times_name, " ".join(sl)))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="spanharness", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,6 +284,24 @@ def main(argv=None):
     n.add_argument("--retry-lrc", default=None)
     n.add_argument("--again", default="", help="the tests the retry ran (one word)")
     n.add_argument("--measurements", required=True)
+    k = sub.add_parser("kselftest-job", help="write JOBDIR/job.sh for the kselftests; print TOTAL "
+                       "(their bounds), RUN TEST and SKIP TEST lines")
+    k.add_argument("--all", action="store_true", help="also the tests lab-status skips")
+    k.add_argument("--list", help="kselftest-list.txt (COLLECTION:TEST lines) when no TEST is given")
+    k.add_argument("jobdir")
+    k.add_argument("tests", nargs="*")
+    k.set_defaults(func=kselftest_job)
+    k = sub.add_parser("kselftest-tap", help="write the kselftest layer's TAP (--out) from the runner's "
+                       "output; print SAY lines")
+    k.add_argument("--all", action="store_true")
+    k.add_argument("--name", default="kselftest")
+    k.add_argument("--lrc", default="0")
+    k.add_argument("--raw", required=True, help="the runner's output")
+    k.add_argument("--times", required=True, help="the job's times.txt")
+    k.add_argument("--times-name", default="times.txt", help="that file's name in the message")
+    k.add_argument("--out", required=True)
+    k.add_argument("tests", nargs="*")
+    k.set_defaults(func=kselftest_tap)
     a = p.parse_args(argv)
     if a.cmd == "bench-summary":
         defaults = {"nested": (3, 200000), "span": (15, 100000), "shadow": (3, 0), "kvm-ipi": (0, 0)}
