@@ -31,14 +31,18 @@ LAB_REASON = ("the lab's own kernel (L1, nested SVM under TCG) reset, hung or cr
 
 def header_bound(path, pattern, default, head=None):
     """The number a test's header gives with PATTERN (a regex with one
-    group), in its first HEAD lines (all if None); DEFAULT without one."""
-    with open(path, errors="replace") as f:
-        for i, line in enumerate(f):
-            if head is not None and i >= head:
-                break
-            m = re.match(pattern, line.rstrip("\n"))
-            if m:
-                return int(m.group(1))
+    group), in its first HEAD lines (all if None); DEFAULT without one
+    (or without the file: the lab then reports the test as missing)."""
+    try:
+        with open(path, errors="replace") as f:
+            for i, line in enumerate(f):
+                if head is not None and i >= head:
+                    break
+                m = re.match(pattern, line.rstrip("\n"))
+                if m:
+                    return int(m.group(1))
+    except FileNotFoundError:
+        pass
     return default
 
 
