@@ -162,3 +162,36 @@ class NestedPolicy(unittest.TestCase):
         self.assertEqual(lines[:3], ["ok V1 boots", "ok V2 ipis", "ok V3 L1a boots"])
         self.assertIn("log build/results/nested.log", lines[3])
         self.assertEqual(meas, ["who=v1 ms=10", "who=v3 ms=30"])
+
+
+class RecordedRuns(unittest.TestCase):
+    """The marker lines of real lab runs (fixtures/span-npt-out.txt: the
+    span layer in npt mode, one failure; fixtures/nested-out.txt: the
+    nested layer, all passed) and the results the earlier bash of
+    run-span-tests and run-nested-tests drew from them
+    (fixtures/*-results.txt; nested: the result lines, then the
+    measurements)."""
+
+    SPAN = ["01-member.sh", "02-split.sh", "03-three.sh", "04-kill.sh", "05-debian.sh", "06-virtio-blk.sh",
+            "07-shadow-stress.sh", "08-virtio-net.sh", "09-reboot.sh", "10-hpet-idle.sh", "11-quiet-member.sh"]
+    NESTED = ["00-vmexit-window.sh", "01-v1.sh", "02-span-pci.sh", "03-v2.sh", "04-v3.sh", "05-v4.sh"]
+
+    def test_span_npt(self):
+        text = common.read("harness", "fixtures", "span-npt-out.txt")
+        lines, left, says = jobs.span_attempt("npt", text, self.SPAN, 1, 0, {})
+        self.assertEqual(lines, common.read("harness", "fixtures", "span-npt-results.txt").splitlines())
+        self.assertEqual((left, says), ([], []))
+
+    def test_span_npt_lab_ended_during_05(self):
+        text = common.read("harness", "fixtures", "span-npt-out.txt")
+        text = text[:text.index("SPAN-TEST: 05-debian.sh")]
+        lines, left, _ = jobs.span_attempt("npt", text, self.SPAN, 1, 137, {})
+        self.assertEqual(left, self.SPAN[4:])
+        self.assertTrue(lines[-1].startswith("not ok [npt] lab: the lab ended during 05-debian (lab exit 137"))
+
+    def test_nested(self):
+        text = common.read("harness", "fixtures", "nested-out.txt")
+        self.assertEqual(jobs.nested_failed(text, self.NESTED), [])
+        lines, meas = jobs.nested_results(self.NESTED, text, 0)
+        self.assertEqual(lines + meas, common.read("harness", "fixtures", "nested-results.txt").splitlines())
+        self.assertEqual(len(lines), 65)
