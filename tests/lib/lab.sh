@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The helpers every in-lab test shares (busybox sh): result lines, consoles,
 # QMP pipes. tests/span/lib.sh and tests/nested/lib.sh set TAP_MARK (the
 # prefix of their result lines, "SPAN-TAP" or "NESTED-TAP": the host script
