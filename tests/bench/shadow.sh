@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Lab side of scripts/bench-shadow (busybox sh, in the lab with npt=0).
 # ROUNDS rounds of: plain (QEMU without -span, 4 vCPUs), single (one span
 # member hosting all 4 vCPUs), split (2+2 over two members), in an order

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested V2: one unmodified Debian guest (2 vCPUs) on two L1s at once:
 # vCPU 0, the firmware and the disk in L1a, vCPU 1 in L1b, which writes and
 # reads back L1a's disk (tests/nested/span-topology.sh).

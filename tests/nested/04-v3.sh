@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested V3: one unmodified Debian guest (3 vCPUs) on three L1s at
 # once: vCPU 0, the firmware and the disk in L1a, vCPU 1 in L1b, vCPU 2 in
 # L1c, which writes and reads back L1a's disk

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Helpers of the full-nesting tests and benchmark (tests/nested/), sourced
 # by busybox sh at every level: in the lab (L0) and in each L1.
 #

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 300
 # check-span, stage 1: one member; start-up validation; RAM from spand.
 . /job/span/lib.sh

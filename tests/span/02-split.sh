@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 300
 # check-span: a 4-vCPU guest split 2+2 over two members.  vCPUs 2-3 run on
 # member m1 (brought up by INIT/SIPI from m0's BSP over the channel); m0 owns

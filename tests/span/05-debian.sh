@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-span: the 2+2 split with an unmodified Debian kernel (linux-image-*-amd64
 # from Debian, scripts/fetch-guest) and our small initramfs.  The guest uses
 # KVM's PV spinlocks (kvm-pv-unhalt): kicks of a vCPU on the other member

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 720
 # check-span: stale-translation hunt on Debian's unmodified kernel split 2+2.
 # span-stress (control/guest/span_stress.cc) runs one worker per vCPU; each

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 540
 # check-span: guest reboots of a 4-vCPU guest split 2+2, members without
 # -no-reboot.  A boot counter on a virtio-blk disk (owned by member 0)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Helpers for the check-span lab tests (sourced inside the lab, busybox sh).
 # Results are printed as "SPAN-TAP: ok NAME" / "SPAN-TAP: not ok NAME # why"
 # (ok, nok, check, grep_check: tests/lib/lab.sh, the helpers shared with the
