@@ -58,14 +58,14 @@ else
 	failed=1
 fi
 
-# The summary of scripts/bench-nested (its awk) on a recorded run's raw
-# lines (tests/nested/summary-test.sh).
+# The host-side harness (scripts/spanharness: benchmark summaries, TAP) on
+# recorded fixtures: its unittests (tests/harness), one line each.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 while IFS= read -r l; do
 	lines+=("$l")
 	case "$l" in "not ok"*) failed=1 ;; esac
-done < <("$top/tests/nested/summary-test.sh" "$top" "$work" 2>&1 | grep -E '^(not )?ok ')
-[ -s "$work/bench-summary.json" ] || { lines+=("not ok unit: bench-nested.summary (no JSON written)"); failed=1; }
+done < <(python3 "$top/scripts/spanharness" unit-tap "$top/tests/harness" 2>"$work/harness.log")
+grep -q '^OK' "$work/harness.log" || { lines+=("not ok unit: harness (see $work/harness.log)"); failed=1; }
 
 if [ -x "$bdir/fuzz_validate" ]; then
 	corpus=$work/fuzz-corpus

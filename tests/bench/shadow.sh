@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Lab side of scripts/bench-shadow (busybox sh, in the lab with npt=0).
 # ROUNDS rounds of: plain (QEMU without -span, 4 vCPUs), single (one span
 # member hosting all 4 vCPUs), split (2+2 over two members), in an order
@@ -23,9 +24,6 @@ JOB
 GUEST_BINS=/span/bin/span-stress mkinitrd $T/bench.sh $T/bench.rd
 export SMP=4 MEMBER_TIMEOUT=$((SECONDS_ + 600))
 
-# qmp_member NAME: a QMP pipe for one member, answers kept in $T/NAME.log
-qmp_pipe() { rm -f $T/$1.in $T/$1.out && mkfifo $T/$1.in $T/$1.out; cat $T/$1.out > $T/$1.log & }
-qmp_query() { printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/$1.in & }
 wait_finished() {
 	while ! grep -q bench-finished $T/c0 2>/dev/null && kill -0 $1 2>/dev/null; do sleep 0.5; done
 }
@@ -42,19 +40,19 @@ run_plain() {
 }
 run_single() {
 	start_spand --create vm1:256M
-	rm -f $T/c0; qmp_pipe qs
+	rm -f $T/c0; qmp_pipe $T/qs
 	member $T/c0 $T/bench.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-3 \
 		-machine kernel-irqchip=split \
 		-chardev pipe,id=qmp,path=$T/qs -mon chardev=qmp,mode=control > $T/m0.txt 2>&1 &
 	M0=$!
-	wait_finished $M0; qmp_query qs; wait $M0
+	wait_finished $M0; qmp_query_span $T/qs; wait $M0
 	stop_spand
 	report single $1
 	cp $T/qs.log /job/qmp-single-$1.json
 }
 run_split() {
 	start_spand --create vm1:256M
-	rm -f $T/c0 $T/c1; qmp_pipe q0; qmp_pipe q1
+	rm -f $T/c0 $T/c1; qmp_pipe $T/q0; qmp_pipe $T/q1
 	member $T/c0 $T/bench.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 		-machine kernel-irqchip=split \
 		-chardev pipe,id=qmp,path=$T/q0 -mon chardev=qmp,mode=control > $T/m0.txt 2>&1 &
@@ -63,7 +61,7 @@ run_split() {
 		-machine kernel-irqchip=split \
 		-chardev pipe,id=qmp,path=$T/q1 -mon chardev=qmp,mode=control > $T/m1.txt 2>&1 &
 	M1=$!
-	wait_finished $M0; qmp_query q0; qmp_query q1; wait $M0; wait $M1
+	wait_finished $M0; qmp_query_span $T/q0; qmp_query_span $T/q1; wait $M0; wait $M1
 	stop_spand
 	report split $1
 	cp $T/q0.log /job/qmp-split-$1-m0.json

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The lab half of `make bench-span` (scripts/bench-span copies it, the
 # check-span helpers and the static span-bench program into the job folder).
 #

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested, first: is the lab's outer emulator fit to be L0's CPU?
 # Runs tests/lab/vmexit-window.sh (a KVM guest on lab CPU 0 while an FXRSTOR
 # loop runs on CPU 1). QEMU's TCG up to 10.0 corrupts CPU 0's hflags2 from

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested V1 (plain nesting), the lab half: runs in the lab (L0) from
 # scripts/run-nested-tests. Boots one L1 (our kernel and QEMU, L1_SMP vCPUs,
 # L1_MEM) under the lab's KVM; the L1 runs v1-l1.sh, which boots the Debian

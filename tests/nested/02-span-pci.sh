@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested: the span-pci device (L0 QEMU) and the L1 driver
 # (/dev/spanN): an L1 joins span VMs through the device, shares guest
 # memory and doorbells with a member on L0, is refused a span its device

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested V3: one unmodified Debian guest (3 vCPUs) on three L1s at
 # once: vCPU 0, the firmware and the disk in L1a, vCPU 1 in L1b, vCPU 2 in
 # L1c, which writes and reads back L1a's disk
@@ -6,10 +7,9 @@
 . /job/nested/lib.sh
 . /job/nested/span-topology.sh
 # step-bound: 1020 s (run-nested-tests' watchdog, host clock)
-# Measured 2026-12-02: the lab ran V3 in 261-382 s, the owner's L2 241-355
-# s from launch to power-off (its boot 195-200 s: cross-member IPIs while
-# three L1 vCPUs share the lab's two CPUs); CI timed the L2 out at 300 s
-# twice. Bounds about 2.5 times that.
+# Bounds about 2.5 times the slowest runs: the L2's boot is cross-member
+# IPIs while three L1 vCPUs share the lab's two CPUs (its runs:
+# Documentation/testing.rst, "nested").
 L1_TIMEOUT=960 L2_TIMEOUT=900
 [ -f $N/params ] && . $N/params
 # three L1s in the lab's 4G and on its 2 CPUs: smaller than the defaults

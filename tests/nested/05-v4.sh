@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-nested V4: one unmodified Debian guest (2 vCPUs) on one L1 and on
 # L0 at once: vCPU 0, the firmware and the disk in L1a, vCPU 1 in a QEMU
 # member in the lab itself (L0, spand's socket), which writes and reads back

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The lab half of `make bench-nested` (scripts/bench-nested): runs in the
 # lab (L0). In one lab run, the same guest (Debian's kernel, L2_SMP vCPUs,
 # L2_MEM, l2-job.sh without a disk) runs the same CPU-bound job

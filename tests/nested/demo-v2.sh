@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The V2 part of `make demo` (scripts/demo), in the lab (L0): one unmodified
 # Debian guest on two L1 hypervisors at once (tests/nested/span-topology.sh,
 # the same run as check-nested's 03-v2.sh), then a summary: each hypervisor

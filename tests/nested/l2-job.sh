@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The guest job of the full-nesting tests (tests/nested/), run by lab-init
 # in an unmodified Debian kernel at any level (an L2 in V1..V4, or a guest of
 # L0 as the benchmark's baseline). Prints a few short lines (console bytes

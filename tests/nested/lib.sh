@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Helpers of the full-nesting tests and benchmark (tests/nested/), sourced
 # by busybox sh at every level: in the lab (L0) and in each L1.
 #
@@ -16,31 +17,22 @@
 # virtio modules, loaded by l2_load_virtio), nested-bench (static) and, at
 # L0 only, lab.cpio (the L1 initramfs).
 #
-# Result lines: "NESTED-TAP: ok NAME" / "NESTED-TAP: not ok NAME # why";
+# Result lines: "NESTED-TAP: ok NAME" / "NESTED-TAP: not ok NAME # why"
+# (ok, nok, skip, check, grep_check, console_lines, guest_status:
+# tests/lib/lab.sh, the helpers shared with the span tests, in $N);
 # scripts/run-nested-tests numbers them. Measurements: "NESTED-M: key=value".
 PATH=/span/bin:$PATH
 N=/job/nested
+export TAP_MARK=NESTED-TAP
+# shellcheck source-path=SCRIPTDIR/../lib source=lab.sh
+. $N/lab.sh
 T=/tmp/nested
 QEMU=qemu-system-x86_64
 mkdir -p "$T"
 
-ok() { echo "NESTED-TAP: ok $*"; }
-nok() { echo "NESTED-TAP: not ok $*"; }
-skip() { n=$1; shift; echo "NESTED-TAP: ok $n # SKIP $*"; }
-# check NAME COMMAND...: one result line from COMMAND's status.
-check() { n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
-# grep_check NAME PATTERN FILE
-grep_check() {
-	if tr -d '\r' < "$3" | grep -q -e "$2"; then ok "$1"
-	else nok "$1 # '$2' not in $(basename "$3"): $(tr -d '\r' < "$3" | tail -n 3 | tr '\n' ' ' | cut -c1-200)"; fi
-}
 # now_ms: this level's monotonic clock in ms (guest clocks under TCG are
 # only good for ratios measured the same way in one run).
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-# console_lines FILE PREFIX: the lines of a console starting with PREFIX.
-console_lines() { tr -d '\r' < "$1" 2>/dev/null | grep "^$2" || true; }
-# guest_status CONSOLE: the job's exit status reported by lab-init.
-guest_status() { tr -d '\r' < "$1" 2>/dev/null | sed -n 's/^SPAN-LAB-EXIT: \([0-9]*\)$/\1/p' | tail -n 1; }
 # mem_avail_kb: MemAvailable of this level.
 mem_avail_kb() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
 

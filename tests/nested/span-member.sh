@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # One QEMU member of the Debian L2 in a multi-hypervisor topology (V2, V3,
 # V4; tests/nested/span-topology.sh). Runs in an L1 as its /job/run (the
 # L1's span-pci device, /dev/span0, is its way to spand) or in the lab

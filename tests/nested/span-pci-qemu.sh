@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # span-pci end to end (full nesting, runs inside the lab = L0): an L2 guest
 # whose RAM is the span VM's memory, run by our QEMU inside an L1 with
 # -span smoke,socket=/dev/span0 (libspan over the span-pci device, QEMU

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # span-pci smoke test (full nesting, runs inside the lab = L0):
 #
 #   scripts/lab --timeout 600 --script tests/nested/span-pci-smoke.sh

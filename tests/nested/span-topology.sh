@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # span_topology, the lab (L0) half of the multi-hypervisor tests V2, V3 and
 # V4 (tests/nested/0[345]-*.sh source this file). Starts spand with one span
 # VM, then one QEMU member of the unmodified Debian L2 per hypervisor: in an

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # V1 (plain nesting), the L1 half: runs in the L1 (our kernel and QEMU, a
 # KVM guest of the lab) as its /job/run, started by 01-v1.sh. Boots the
 # unmodified Debian kernel as L2 under this L1's KVM with L2_SMP vCPUs and

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 300
 # check-span, stage 1: one member; start-up validation; RAM from spand.
 . /job/span/lib.sh
@@ -50,13 +51,12 @@ sync
 sleep 2
 JOB
 mkinitrd $T/boot.sh $T/boot.rd
-rm -f $T/qmp.in $T/qmp.out && mkfifo $T/qmp.in $T/qmp.out
-cat $T/qmp.out > $T/qmp.log &
+qmp_pipe $T/qmp
 QMPCAT=$!
 SMP=2 member $T/c7 $T/boot.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control > $T/e7.txt 2>&1 &
 M0=$!
-printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/qmp.in &
+qmp_query_span $T/qmp
 sleep 1.5
 spanctl -s $SOCK show vm1 > $T/show.txt 2>&1
 # A second member may not take a vCPU that m0 hosts.

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 300
 # check-span: a 4-vCPU guest split 2+1+1 over three members (m0 owns the
 # firmware and devices; m1 hosts vCPU 2, m2 vCPU 3).

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 270
 # check-span: killing a member mid-run.  spand reports the lost member and
 # the other member stops cleanly (no hang), for the loss of a vCPU-only

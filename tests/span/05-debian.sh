@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # check-span: the 2+2 split with an unmodified Debian kernel (linux-image-*-amd64
 # from Debian, scripts/fetch-guest) and our small initramfs.  The guest uses
 # KVM's PV spinlocks (kvm-pv-unhalt): kicks of a vCPU on the other member
@@ -26,8 +27,7 @@ JOB
 mkinitrd $T/deb.sh $T/deb.rd
 start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
-rm -f $T/qmp.in $T/qmp.out && mkfifo $T/qmp.in $T/qmp.out
-cat $T/qmp.out > $T/qmp.log &
+qmp_pipe $T/qmp
 QMPCAT=$!
 export SMP=4 MEMBER_TIMEOUT=${SPLIT_TIMEOUT:-480}
 member $T/c0 $T/deb.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
@@ -35,8 +35,7 @@ member $T/c0 $T/deb.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
 	> $T/m0.txt 2>&1 &
 M0=$!
-rm -f $T/qmp1.in $T/qmp1.out && mkfifo $T/qmp1.in $T/qmp1.out
-cat $T/qmp1.out > $T/qmp1.log &
+qmp_pipe $T/qmp1
 member $T/c1 $T/deb.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 	-chardev pipe,id=qmp,path=$T/qmp1 -mon chardev=qmp,mode=control \
 	-machine kernel-irqchip=split -cpu $GUEST_CPU > $T/m1.txt 2>&1 &
@@ -44,8 +43,8 @@ M1=$!
 # ask query-span once the guest is up (its job prints first)
 i=0
 while ! grep -q 'guest-online' $T/c0 2>/dev/null && [ $i -lt ${SPLIT_WAIT:-2000} ]; do sleep 0.2; i=$((i + 1)); done
-printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/qmp.in &
-printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/qmp1.in &
+qmp_query_span $T/qmp
+qmp_query_span $T/qmp1
 wait $M0; r0=$?
 wait $M1; r1=$?
 kill $QMPCAT 2>/dev/null

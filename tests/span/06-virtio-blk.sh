@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 270
 # check-span: virtio-blk owned by member 0, written and read back with
 # checksums by a process pinned to vCPU 2 (hosted by member 1): its MMIO

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 720
 # check-span: stale-translation hunt on Debian's unmodified kernel split 2+2.
 # span-stress (control/guest/span_stress.cc) runs one worker per vCPU; each
@@ -36,9 +37,8 @@ JOB
 GUEST_BINS=/span/bin/span-stress mkinitrd $T/stress.sh $T/stress.rd
 start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
-for q in qmp qmp1; do rm -f $T/$q.in $T/$q.out && mkfifo $T/$q.in $T/$q.out; done
-cat $T/qmp.out > $T/qmp.log &
-cat $T/qmp1.out > $T/qmp1.log &
+qmp_pipe $T/qmp
+qmp_pipe $T/qmp1
 # members end well before the 720 s bound above, so that a guest that
 # stands still is reported with its consoles and query-span, not killed
 export SMP=4 MEMBER_TIMEOUT=$((secs + 240))
@@ -55,8 +55,8 @@ M1=$!
 # query-span after the stress, while the guest still runs
 i=0
 while ! grep -q 'stress-finished' $T/c0 2>/dev/null && kill -0 $M0 2>/dev/null; do sleep 0.5; done
-printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/qmp.in &
-printf '{"execute":"qmp_capabilities"}\n{"execute":"query-span"}\n' > $T/qmp1.in &
+qmp_query_span $T/qmp
+qmp_query_span $T/qmp1
 wait $M0; r0=$?
 wait $M1; r1=$?
 cat $T/c0 $T/c1 > $T/console

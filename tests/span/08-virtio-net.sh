@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 240
 # check-span: virtio-net owned by member 0 (user-mode networking), used from
 # a process pinned to every vCPU, two of which are hosted by member 1: the

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 60
 # check-span: QEMU's HPET (patches/qemu 0016) does not run a disabled,
 # edge-triggered periodic timer -- what Linux leaves of timer 0 once the

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # timeout: 300
 # check-span: a member that does not own the devices runs no PIT of its
 # own.  Its guest never programs that PIT (port accesses go to the owner),

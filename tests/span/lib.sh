@@ -1,7 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Helpers for the check-span lab tests (sourced inside the lab, busybox sh).
-# Results are printed as "SPAN-TAP: ok NAME" / "SPAN-TAP: not ok NAME # why";
-# scripts/run-span-tests turns them into build/results/span.tap.
+# Results are printed as "SPAN-TAP: ok NAME" / "SPAN-TAP: not ok NAME # why"
+# (ok, nok, check, grep_check: tests/lib/lab.sh, the helpers shared with the
+# nested tests, copied beside this file); scripts/run-span-tests turns them
+# into build/results/span.tap.
+export TAP_MARK=SPAN-TAP
+# shellcheck source-path=SCRIPTDIR/../lib source=lab.sh
+. /job/span/lab.sh
 PATH=/span/bin:$PATH
 T=/tmp/span
 SOCK=$T/spand.sock
@@ -23,17 +29,6 @@ on_term() {
 	exit 143
 }
 trap on_term TERM
-
-ok() { echo "SPAN-TAP: ok $*"; }
-nok() { echo "SPAN-TAP: not ok $*"; }
-# check NAME COMMAND...: one result line from COMMAND's status.
-check() { n=$1; shift; if "$@"; then ok "$n"; else nok "$n"; fi; }
-# grep_check NAME PATTERN FILE
-grep_check() { if grep -q -e "$2" "$3"; then ok "$1"; else nok "$1 # '$2' not in $(basename "$3"): $(tail -n 3 "$3" | tr '\n' ' ' | cut -c1-200)"; fi; }
-
-# span_counter QMP-LOG NAME: counter NAME of the member's totals in its last
-# query-span answer (the last "counters" object), empty if none.
-span_counter() { grep -o '"counters": {[^}]*}' "$1" | tail -n 1 | grep -o "\"$2\": [0-9]*" | cut -d' ' -f2; }
 
 # start_spand ARGS...: spand on $SOCK, log in $T/spand.log.
 start_spand() {
@@ -81,5 +76,3 @@ member() {
 # by SIGTERM exits 0 too).
 not_timed_out() { ! grep -q 'terminating on signal' "$@"; }
 
-# guest_status CONSOLE: the guest job's exit status (empty if none).
-guest_status() { tr -d '\r' < "$1" | sed -n 's/^SPAN-LAB-EXIT: \([0-9]*\)$/\1/p' | tail -n 1; }

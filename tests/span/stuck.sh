@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # stuck.sh OUT: after a test overran its bound (run-span-tests), describe
 # the QEMU members and spand it left behind: for every thread its state,
 # wait channel and kernel stack go to OUT; a one-line summary
