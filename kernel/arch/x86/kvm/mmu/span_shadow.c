@@ -75,7 +75,7 @@
 #include <linux/xarray.h>
 
 #include "mmu.h"
-#include "mmu/page_track.h"
+#include "page_track.h"
 #include "span_ring.h"
 #include "span_shadow.h"
 
