@@ -46,35 +46,21 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
-#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/kvm_host.h>
-#include <linux/log2.h>
-#include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "irq.h"
 #include "lapic.h"
 #include "x86.h"
 #include "span.h"
+#include "span_ring.h"
 
 struct kvm_span_remote_set {
 	struct rcu_head rcu;
 	u32 nr;
 	unsigned long ids[BITS_TO_LONGS(KVM_MAX_VCPU_IDS)];
-};
-
-struct kvm_span_ring {
-	u32 entries;			/* KVM's copies: never read back */
-	u32 head;
-	u64 dropped;
-	size_t size;			/* bytes that may be mapped */
-	struct kvm_span_ring_hdr *hdr;	/* shared with user space */
-	struct kvm_span_irq *ents;
-	struct eventfd_ctx *eventfd;
 };
 
 struct kvm_span {
@@ -225,7 +211,6 @@ static int span_ring_push(struct kvm *kvm, const struct kvm_span_irq *e)
 	struct kvm_span *span = span_load(kvm);
 	struct kvm_span_ring *ring;
 	unsigned long flags;
-	u32 tail, used;
 	int r;
 
 	if (WARN_ON_ONCE(!span))
@@ -233,42 +218,20 @@ static int span_ring_push(struct kvm *kvm, const struct kvm_span_irq *e)
 
 	spin_lock_irqsave(&span->lock, flags);
 	ring = span->ring;
-	if (!ring) {
-		r = -ENODEV;
-		goto drop;
-	}
-	/* Pairs with user space's release store of tail after reading entries. */
-	tail = smp_load_acquire(&ring->hdr->tail);
-	used = ring->head - tail;
-	if (used > ring->entries) {
-		ring->hdr->flags |= KVM_SPAN_RING_F_BROKEN;
-		r = -EINVAL;
-		goto drop;
-	}
-	if (used == ring->entries) {
-		r = -ENOSPC;
-		goto drop;
-	}
-	ring->ents[ring->head & (ring->entries - 1)] = *e;
-	ring->head++;
-	/* Publish the entry before the head that covers it. */
-	smp_store_release(&ring->hdr->head, ring->head);
-	kvm->stat.span_forwarded++;
+	r = ring ? kvm_span_ring_push(ring, e) : -ENODEV;
+	if (r)
+		kvm->stat.span_dropped++;
+	else
+		kvm->stat.span_forwarded++;
 	spin_unlock_irqrestore(&span->lock, flags);
-	if (ring->eventfd)
-		eventfd_signal(ring->eventfd);
+	if (r) {
+		pr_warn_ratelimited("span: interrupt for APIC %#x dropped (%d)\n",
+				    e->dest_id, r);
+		return r;
+	}
+	/* The wakeup needs no producer lock: keep it out of span->lock. */
+	kvm_span_ring_signal(ring);
 	return 1;
-
-drop:
-	kvm->stat.span_dropped++;
-	if (ring) {
-		ring->dropped++;
-		WRITE_ONCE(ring->hdr->dropped, ring->dropped);
-	}
-	spin_unlock_irqrestore(&span->lock, flags);
-	pr_warn_ratelimited("span: interrupt for APIC %#x dropped (%d)\n",
-			    e->dest_id, r);
-	return r;
 }
 
 static int span_hand_out(struct kvm *kvm, const struct kvm_span_irq *e)
@@ -521,36 +484,6 @@ static int span_inject(struct kvm *kvm, void __user *argp)
 	return max(r, 0);
 }
 
-static void span_ring_free(struct kvm_span_ring *ring)
-{
-	if (ring->eventfd)
-		eventfd_ctx_put(ring->eventfd);
-	vfree(ring->hdr);
-	kfree(ring);
-}
-
-static int span_ring_release(struct inode *inode, struct file *file)
-{
-	span_ring_free(file->private_data);
-	return 0;
-}
-
-static int span_ring_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct kvm_span_ring *ring = file->private_data;
-
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ring->size)
-		return -EINVAL;
-	return remap_vmalloc_range(vma, ring->hdr, 0);
-}
-
-static const struct file_operations span_ring_fops = {
-	.owner		= THIS_MODULE,
-	.release	= span_ring_release,
-	.mmap		= span_ring_mmap,
-	.llseek		= noop_llseek,
-};
-
 static int span_create_ring(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_span_ring_create arg;
@@ -561,47 +494,20 @@ static int span_create_ring(struct kvm *kvm, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved || arg.entries < 16 ||
-	    arg.entries > KVM_SPAN_RING_MAX_ENTRIES ||
-	    !is_power_of_2(arg.entries) || arg.eventfd < -1)
+	if (arg.flags || arg.reserved ||
+	    !kvm_span_ring_valid_args(arg.entries, arg.eventfd))
 		return -EINVAL;
 	if (!irqchip_in_kernel(kvm))
 		return -ENXIO;
 
-	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
-	if (!ring)
-		return -ENOMEM;
-	ring->entries = arg.entries;
-	ring->size = PAGE_ALIGN(KVM_SPAN_RING_OFFSET +
-				arg.entries * sizeof(struct kvm_span_irq));
-	ring->hdr = vmalloc_user(ring->size);
-	if (!ring->hdr) {
-		kfree(ring);
-		return -ENOMEM;
-	}
-	ring->ents = (void *)ring->hdr + KVM_SPAN_RING_OFFSET;
-	ring->hdr->entries = arg.entries;
-	if (arg.eventfd >= 0) {
-		ring->eventfd = eventfd_ctx_fdget(arg.eventfd);
-		if (IS_ERR(ring->eventfd)) {
-			r = PTR_ERR(ring->eventfd);
-			ring->eventfd = NULL;
-			span_ring_free(ring);
-			return r;
-		}
-	}
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
+	ring = kvm_span_ring_alloc(arg.entries, sizeof(struct kvm_span_irq),
+				   arg.eventfd);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	fd = kvm_span_ring_get_fd(ring, "kvm-span-ring", &file);
 	if (fd < 0) {
-		span_ring_free(ring);
+		kvm_span_ring_free(ring);
 		return fd;
-	}
-	file = anon_inode_getfile("kvm-span-ring", &span_ring_fops, ring,
-				  O_RDWR | O_CLOEXEC);
-	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		span_ring_free(ring);
-		return PTR_ERR(file);
 	}
 
 	mutex_lock(&kvm->lock);
@@ -615,8 +521,7 @@ static int span_create_ring(struct kvm *kvm, void __user *argp)
 	}
 	mutex_unlock(&kvm->lock);
 	if (r) {
-		put_unused_fd(fd);
-		fput(file);	/* frees the ring */
+		kvm_span_ring_put_fd(fd, file);	/* frees the ring */
 		return r;
 	}
 	fd_install(fd, file);

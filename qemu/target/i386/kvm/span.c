@@ -30,10 +30,95 @@
 #include "kvm_i386.h"
 #include "trace.h"
 
-#define KVM_SPAN_RING_ENTRIES 1024
+/*
+ * A ring KVM owns and this process drains (KVM_SPAN_CREATE_RING,
+ * KVM_SPAN_SHADOW_ENABLE): a struct kvm_span_ring_hdr, then @entries
+ * entries of @entry_size bytes at KVM_SPAN_RING_OFFSET.  KVM signals
+ * @notifier after adding entries.  @consume takes each entry in order and
+ * @flush, if set, ends a batch; both run under @lock, which is held from
+ * reading the head until the tail is released.
+ */
+typedef struct KVMSpanRing {
+    const char *name;
+    unsigned entries;
+    size_t entry_size;
+    void (*consume)(const void *entry);
+    void (*flush)(void);
+    const char *dropped_warning;    /* warned about once, if set */
+    struct kvm_span_ring_hdr *hdr;
+    EventNotifier notifier;
+    QemuMutex lock;
+} KVMSpanRing;
 
-static struct kvm_span_ring_hdr *ring;
-static EventNotifier ring_notifier;
+static void kvm_span_ring_drain(KVMSpanRing *r)
+{
+    const uint8_t *ents = (const uint8_t *)r->hdr + KVM_SPAN_RING_OFFSET;
+    uint32_t head, tail;
+
+    QEMU_LOCK_GUARD(&r->lock);
+    /* Pairs with KVM's release store of head after writing the entries. */
+    head = qatomic_load_acquire(&r->hdr->head);
+    tail = r->hdr->tail;
+    if (head - tail > r->entries) {
+        /* KVM never does this: do not read garbage, count it */
+        span_count_error();
+        return;
+    }
+    for (; tail != head; tail++) {
+        r->consume(ents + (tail % r->entries) * r->entry_size);
+    }
+    if (r->flush) {
+        r->flush();
+    }
+    /* Pairs with KVM's acquire load of tail before it reuses the slots. */
+    qatomic_store_release(&r->hdr->tail, tail);
+    if (r->dropped_warning && qatomic_read(&r->hdr->dropped)) {
+        warn_report_once("span: %s", r->dropped_warning);
+    }
+}
+
+static void kvm_span_ring_read(EventNotifier *n)
+{
+    KVMSpanRing *r = container_of(n, KVMSpanRing, notifier);
+
+    event_notifier_test_and_clear(n);
+    kvm_span_ring_drain(r);
+}
+
+/*
+ * Returns the eventfd to hand KVM in the ioctl that creates the ring, or
+ * -1 with @errp set.
+ */
+static int kvm_span_ring_init(KVMSpanRing *r, Error **errp)
+{
+    qemu_mutex_init(&r->lock);
+    if (event_notifier_init(&r->notifier, false) < 0) {
+        error_setg(errp, "-span: cannot create the %s's eventfd", r->name);
+        return -1;
+    }
+    return event_notifier_get_fd(&r->notifier);
+}
+
+/*
+ * Maps the ring KVM handed out as @fd (closed here) and starts draining it
+ * from the main loop.
+ */
+static bool kvm_span_ring_start(KVMSpanRing *r, int fd, Error **errp)
+{
+    size_t size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET +
+                                r->entries * r->entry_size,
+                                qemu_real_host_page_size());
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    close(fd);
+    if (p == MAP_FAILED) {
+        error_setg_errno(errp, errno, "-span: cannot map the %s", r->name);
+        return false;
+    }
+    r->hdr = p;
+    event_notifier_set_handler(&r->notifier, kvm_span_ring_read);
+    return true;
+}
 
 /*
  * Converts an interrupt KVM raised into the wire format.  1: send it; 0:
@@ -107,24 +192,18 @@ static void kvm_span_forward(const struct kvm_span_irq *e)
     }
 }
 
-/*
- * Maps a ring KVM handed out as fd (closed here): a kvm_span_ring_hdr, then
- * entries of entry_size bytes at KVM_SPAN_RING_OFFSET.
- */
-static void *kvm_span_map_ring(int fd, unsigned entries, size_t entry_size,
-                               const char *what, Error **errp)
+/* The span ring: interrupts KVM raised outside a vCPU's context. */
+static void kvm_span_irq_consume(const void *entry)
 {
-    size_t size = QEMU_ALIGN_UP(KVM_SPAN_RING_OFFSET + entries * entry_size,
-                                qemu_real_host_page_size());
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-    close(fd);
-    if (p == MAP_FAILED) {
-        error_setg_errno(errp, errno, "-span: cannot map the %s", what);
-        return NULL;
-    }
-    return p;
+    kvm_span_forward(entry);
 }
+
+static KVMSpanRing irq_ring = {
+    .name = "span ring",
+    .entries = 1024,
+    .entry_size = sizeof(struct kvm_span_irq),
+    .consume = kvm_span_irq_consume,
+};
 
 /*
  * Shadow paging (KVM_CAP_SPAN_SHADOW): KVM stops a vCPU before it shadows a
@@ -133,60 +212,44 @@ static void *kvm_span_map_ring(int fd, unsigned entries, size_t entry_size,
  * shadowing come through the shadow ring (DEL).  Ring entries are sent in
  * order, and those before an ADD's ring_head before the ADD itself, so a
  * peer never applies a withdrawal after a later publication of the frame:
- * shadow_lock is held from reading entries until they are sent.
+ * the ring's lock is held from reading entries until they are sent.
  */
-#define KVM_SPAN_SHADOW_ENTRIES 1024
+static uint64_t shadow_gfns[64];
+static unsigned shadow_nr_gfns;
 
-static struct kvm_span_ring_hdr *shadow_ring;
-static EventNotifier shadow_notifier;
-static QemuMutex shadow_lock;
-
-static void kvm_span_shadow_drain(void)
+static void kvm_span_shadow_flush(void)
 {
-    struct kvm_span_shadow_event *ents =
-        (void *)((uint8_t *)shadow_ring + KVM_SPAN_RING_OFFSET);
-    uint64_t gfns[64];
-    uint32_t head, tail;
-    unsigned n = 0;
+    if (shadow_nr_gfns) {
+        span_wt_withdraw(shadow_gfns, shadow_nr_gfns);
+        shadow_nr_gfns = 0;
+    }
+}
 
-    QEMU_LOCK_GUARD(&shadow_lock);
-    head = qatomic_load_acquire(&shadow_ring->head);
-    tail = shadow_ring->tail;
-    if (head - tail > KVM_SPAN_SHADOW_ENTRIES) {
-        /* KVM never does this: do not read garbage, count it */
+static void kvm_span_shadow_consume(const void *entry)
+{
+    const struct kvm_span_shadow_event *e = entry;
+
+    if (e->op != KVM_SPAN_SHADOW_DEL) {
         span_count_error();
         return;
     }
-    for (; tail != head; tail++) {
-        const struct kvm_span_shadow_event *e =
-            &ents[tail % KVM_SPAN_SHADOW_ENTRIES];
-
-        if (e->op != KVM_SPAN_SHADOW_DEL) {
-            span_count_error();
-            continue;
-        }
-        gfns[n++] = e->gfn;
-        if (n == ARRAY_SIZE(gfns)) {
-            span_wt_withdraw(gfns, n);
-            n = 0;
-        }
-    }
-    if (n) {
-        span_wt_withdraw(gfns, n);
-    }
-    qatomic_store_release(&shadow_ring->tail, tail);
-    if (qatomic_read(&shadow_ring->dropped)) {
-        /* frames KVM kept published: peers protect them longer, safely */
-        warn_report_once("span: the shadow ring overflowed; some guest "
-                         "frames stay write-protected on the peers");
+    shadow_gfns[shadow_nr_gfns++] = e->gfn;
+    if (shadow_nr_gfns == ARRAY_SIZE(shadow_gfns)) {
+        kvm_span_shadow_flush();
     }
 }
 
-static void kvm_span_shadow_ring_read(EventNotifier *n)
-{
-    event_notifier_test_and_clear(n);
-    kvm_span_shadow_drain();
-}
+/* Its lock also guards shadow_gfns. */
+static KVMSpanRing shadow_ring = {
+    .name = "shadow ring",
+    .entries = 1024,
+    .entry_size = sizeof(struct kvm_span_shadow_event),
+    .consume = kvm_span_shadow_consume,
+    .flush = kvm_span_shadow_flush,
+    /* frames KVM kept published: peers protect them longer, safely */
+    .dropped_warning = "the shadow ring overflowed; some guest frames stay "
+                       "write-protected on the peers",
+};
 
 /* KVM_EXIT_SPAN_SHADOW, on the vCPU thread without the BQL. */
 static int kvm_span_shadow_exit(CPUState *cs, struct kvm_run *run)
@@ -196,7 +259,7 @@ static int kvm_span_shadow_exit(CPUState *cs, struct kvm_run *run)
 
     switch (e->op) {
     case KVM_SPAN_SHADOW_ADD:
-        kvm_span_shadow_drain();
+        kvm_span_ring_drain(&shadow_ring);
         r = span_wt_publish(cs, e->gfn);
         break;
     case KVM_SPAN_SHADOW_INV:
@@ -241,7 +304,7 @@ static int kvm_span_wt_peer(SpanWtPeerOp op, const uint64_t *gfns,
 static bool kvm_span_shadow_setup(Error **errp)
 {
     struct kvm_span_shadow_enable en = {
-        .entries = KVM_SPAN_SHADOW_ENTRIES,
+        .entries = shadow_ring.entries,
     };
     int fd;
 
@@ -249,24 +312,18 @@ static bool kvm_span_shadow_setup(Error **errp)
         span_wt_enable(false);
         return true;
     }
-    qemu_mutex_init(&shadow_lock);
-    if (event_notifier_init(&shadow_notifier, false) < 0) {
-        error_setg(errp, "-span: cannot create the shadow ring's eventfd");
+    en.eventfd = kvm_span_ring_init(&shadow_ring, errp);
+    if (en.eventfd < 0) {
         return false;
     }
-    en.eventfd = event_notifier_get_fd(&shadow_notifier);
     fd = kvm_vm_ioctl(kvm_state, KVM_SPAN_SHADOW_ENABLE, &en);
     if (fd < 0) {
         error_setg_errno(errp, -fd, "-span: KVM_SPAN_SHADOW_ENABLE failed");
         return false;
     }
-    shadow_ring = kvm_span_map_ring(fd, KVM_SPAN_SHADOW_ENTRIES,
-                                    sizeof(struct kvm_span_shadow_event),
-                                    "shadow ring", errp);
-    if (!shadow_ring) {
+    if (!kvm_span_ring_start(&shadow_ring, fd, errp)) {
         return false;
     }
-    event_notifier_set_handler(&shadow_notifier, kvm_span_shadow_ring_read);
     span_wt_enable(true);
     return true;
 }
@@ -278,24 +335,6 @@ int kvm_span_handle_exit(CPUState *cs, struct kvm_run *run)
     }
     kvm_span_forward(&run->span_irq);
     return 0;
-}
-
-static void kvm_span_ring_read(EventNotifier *n)
-{
-    struct kvm_span_irq *ents = (void *)((uint8_t *)ring +
-                                         KVM_SPAN_RING_OFFSET);
-    uint32_t head, tail;
-
-    event_notifier_test_and_clear(n);
-    head = qatomic_load_acquire(&ring->head);
-    tail = ring->tail;
-    while (tail != head) {
-        struct kvm_span_irq e = ents[tail % KVM_SPAN_RING_ENTRIES];
-
-        kvm_span_forward(&e);
-        tail++;
-    }
-    qatomic_store_release(&ring->tail, tail);
 }
 
 /*
@@ -326,7 +365,7 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
         .ids = (uintptr_t)remote,
     };
     struct kvm_span_ring_create rc = {
-        .entries = KVM_SPAN_RING_ENTRIES,
+        .entries = irq_ring.entries,
     };
     int fd, ret;
 
@@ -340,22 +379,18 @@ static bool kvm_span_setup(const uint32_t *remote, int nr, Error **errp)
                    "(-machine kernel-irqchip=split or on)");
         return false;
     }
-    if (event_notifier_init(&ring_notifier, false) < 0) {
-        error_setg(errp, "-span: cannot create the span ring's eventfd");
+    rc.eventfd = kvm_span_ring_init(&irq_ring, errp);
+    if (rc.eventfd < 0) {
         return false;
     }
-    rc.eventfd = event_notifier_get_fd(&ring_notifier);
     fd = kvm_vm_ioctl(kvm_state, KVM_SPAN_CREATE_RING, &rc);
     if (fd < 0) {
         error_setg_errno(errp, -fd, "-span: KVM_SPAN_CREATE_RING failed");
         return false;
     }
-    ring = kvm_span_map_ring(fd, KVM_SPAN_RING_ENTRIES,
-                             sizeof(struct kvm_span_irq), "span ring", errp);
-    if (!ring) {
+    if (!kvm_span_ring_start(&irq_ring, fd, errp)) {
         return false;
     }
-    event_notifier_set_handler(&ring_notifier, kvm_span_ring_read);
 
     if (!span_owns_firmware()) {
         kvm_span_map_bios_shadow();

@@ -68,32 +68,18 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
-#include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/kvm_host.h>
-#include <linux/log2.h>
-#include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/xarray.h>
 
 #include "mmu.h"
-#include "mmu/page_track.h"
+#include "page_track.h"
+#include "span_ring.h"
 #include "span_shadow.h"
 
 #define SPAN_SHADOW_SEQ_BITS	6
-
-struct kvm_span_shadow_ring {
-	u32 entries;			/* KVM's copies: never read back */
-	u32 head;
-	u64 dropped;
-	size_t size;			/* bytes that may be mapped */
-	struct kvm_span_ring_hdr *hdr;	/* shared with user space */
-	struct kvm_span_shadow_event *ents;
-	struct eventfd_ctx *eventfd;
-};
 
 struct kvm_span_shadow {
 	struct xarray published;	/* frames every peer protects */
@@ -101,7 +87,7 @@ struct kvm_span_shadow {
 	spinlock_t stat_lock;		/* counters bumped outside the locks */
 	/* Withdrawals per gfn bucket, under mmu_lock. */
 	u32 del_seq[1 << SPAN_SHADOW_SEQ_BITS];
-	struct kvm_span_shadow_ring *ring;	/* owned by ring_file */
+	struct kvm_span_ring *ring;	/* owned by ring_file */
 	struct file *ring_file;		/* the VM holds a reference */
 };
 
@@ -137,7 +123,7 @@ bool __kvm_span_shadow_check_walk(struct kvm_vcpu *vcpu, const gfn_t *table_gfn,
 		v->add_queued = true;
 		v->add_gfn = gfn;
 		v->add_seq = *span_del_seq(sh, gfn);
-		v->add_head = sh->ring->head;
+		v->add_head = kvm_span_ring_head(sh->ring);
 		kvm_make_request(KVM_REQ_SPAN_SHADOW_EXIT, vcpu);
 		return false;
 	}
@@ -208,53 +194,29 @@ bool __kvm_span_shadow_peer_frame(struct kvm_vcpu *vcpu, gpa_t cr2_or_gpa)
 	return gpa != INVALID_GPA && xa_load(&sh->imported, gpa_to_gfn(gpa));
 }
 
-static bool span_ring_push(struct kvm_span_shadow_ring *ring, u32 op, u64 gfn)
-{
-	struct kvm_span_shadow_event *e;
-	u32 tail, used;
-
-	/* Pairs with user space's release store of tail after reading. */
-	tail = smp_load_acquire(&ring->hdr->tail);
-	used = ring->head - tail;
-	if (used > ring->entries) {
-		ring->hdr->flags |= KVM_SPAN_RING_F_BROKEN;
-		goto drop;
-	}
-	if (used == ring->entries)
-		goto drop;
-	e = &ring->ents[ring->head & (ring->entries - 1)];
-	e->gfn = gfn;
-	e->op = op;
-	e->ring_head = ring->head;
-	ring->head++;
-	/* Publish the entry before the head that covers it. */
-	smp_store_release(&ring->hdr->head, ring->head);
-	if (ring->eventfd)
-		eventfd_signal(ring->eventfd);
-	return true;
-
-drop:
-	ring->dropped++;
-	WRITE_ONCE(ring->hdr->dropped, ring->dropped);
-	return false;
-}
-
 void __kvm_span_shadow_unshadowed(struct kvm *kvm, gfn_t gfn)
 {
 	struct kvm_span_shadow *sh = kvm->arch.span_shadow;
+	struct kvm_span_shadow_event e = {
+		.gfn = gfn,
+		.op = KVM_SPAN_SHADOW_DEL,
+	};
 
 	/* Every producer holds mmu_lock for write. */
 	lockdep_assert_held_write(&kvm->mmu_lock);
 
 	if (!xa_load(&sh->published, gfn))
 		return;
-	if (!span_ring_push(sh->ring, KVM_SPAN_SHADOW_DEL, gfn)) {
+	/* Entries before it go to the peers before a later ADD of gfn. */
+	e.ring_head = kvm_span_ring_head(sh->ring);
+	if (kvm_span_ring_push(sh->ring, &e)) {
 		/* Stays published: peers keep protecting it, which is safe. */
 		kvm->stat.span_shadow_ring_full++;
 		pr_warn_ratelimited("span: shadow ring full, gfn %#llx stays published\n",
 				    gfn);
 		return;
 	}
+	kvm_span_ring_signal(sh->ring);
 	xa_erase(&sh->published, gfn);
 	(*span_del_seq(sh, gfn))++;
 	kvm->stat.span_shadow_withdrawn++;
@@ -474,49 +436,18 @@ void __kvm_span_shadow_create_memslot(struct kvm *kvm,
 	}
 }
 
-static void span_ring_free(struct kvm_span_shadow_ring *ring)
-{
-	if (ring->eventfd)
-		eventfd_ctx_put(ring->eventfd);
-	vfree(ring->hdr);
-	kfree(ring);
-}
-
-static int span_ring_release(struct inode *inode, struct file *file)
-{
-	span_ring_free(file->private_data);
-	return 0;
-}
-
-static int span_ring_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct kvm_span_shadow_ring *ring = file->private_data;
-
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start > ring->size)
-		return -EINVAL;
-	return remap_vmalloc_range(vma, ring->hdr, 0);
-}
-
-static const struct file_operations span_shadow_ring_fops = {
-	.owner		= THIS_MODULE,
-	.release	= span_ring_release,
-	.mmap		= span_ring_mmap,
-	.llseek		= noop_llseek,
-};
-
 static int span_shadow_enable(struct kvm *kvm, void __user *argp)
 {
 	struct kvm_span_shadow_enable arg;
-	struct kvm_span_shadow_ring *ring;
+	struct kvm_span_ring *ring;
 	struct kvm_span_shadow *sh;
 	struct file *file;
 	int fd, r;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.reserved || arg.entries < 16 ||
-	    arg.entries > KVM_SPAN_RING_MAX_ENTRIES ||
-	    !is_power_of_2(arg.entries) || arg.eventfd < -1)
+	if (arg.flags || arg.reserved ||
+	    !kvm_span_ring_valid_args(arg.entries, arg.eventfd))
 		return -EINVAL;
 	/* With TDP the guest's page tables are not shadowed. */
 	if (tdp_enabled)
@@ -525,45 +456,23 @@ static int span_shadow_enable(struct kvm *kvm, void __user *argp)
 		return -EBUSY;
 
 	sh = kzalloc(sizeof(*sh), GFP_KERNEL_ACCOUNT);
-	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
-	if (!sh || !ring) {
-		kfree(sh);
-		kfree(ring);
+	if (!sh)
 		return -ENOMEM;
-	}
 	xa_init(&sh->published);
 	xa_init(&sh->imported);
 	spin_lock_init(&sh->stat_lock);
-	ring->entries = arg.entries;
-	ring->size = PAGE_ALIGN(KVM_SPAN_RING_OFFSET +
-				arg.entries * sizeof(struct kvm_span_shadow_event));
-	ring->hdr = vmalloc_user(ring->size);
-	if (!ring->hdr) {
-		r = -ENOMEM;
-		goto err_ring;
+	ring = kvm_span_ring_alloc(arg.entries,
+				   sizeof(struct kvm_span_shadow_event),
+				   arg.eventfd);
+	if (IS_ERR(ring)) {
+		kfree(sh);
+		return PTR_ERR(ring);
 	}
-	ring->ents = (void *)ring->hdr + KVM_SPAN_RING_OFFSET;
-	ring->hdr->entries = arg.entries;
-	if (arg.eventfd >= 0) {
-		ring->eventfd = eventfd_ctx_fdget(arg.eventfd);
-		if (IS_ERR(ring->eventfd)) {
-			r = PTR_ERR(ring->eventfd);
-			ring->eventfd = NULL;
-			goto err_ring;
-		}
-	}
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
+	fd = kvm_span_ring_get_fd(ring, "kvm-span-shadow-ring", &file);
 	if (fd < 0) {
-		r = fd;
-		goto err_ring;
-	}
-	file = anon_inode_getfile("kvm-span-shadow-ring", &span_shadow_ring_fops,
-				  ring, O_RDWR | O_CLOEXEC);
-	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		r = PTR_ERR(file);
-		goto err_ring;
+		kvm_span_ring_free(ring);
+		kfree(sh);
+		return fd;
 	}
 	sh->ring = ring;
 	sh->ring_file = file;
@@ -577,8 +486,7 @@ static int span_shadow_enable(struct kvm *kvm, void __user *argp)
 	}
 	mutex_unlock(&kvm->lock);
 	if (r) {
-		put_unused_fd(fd);
-		fput(file);	/* frees the ring */
+		kvm_span_ring_put_fd(fd, file);	/* frees the ring */
 		kfree(sh);
 		return r;
 	}
@@ -589,11 +497,6 @@ static int span_shadow_enable(struct kvm *kvm, void __user *argp)
 	kvm_arch_flush_shadow_all(kvm);
 	fd_install(fd, file);
 	return fd;
-
-err_ring:
-	span_ring_free(ring);
-	kfree(sh);
-	return r;
 }
 
 int kvm_span_shadow_vm_ioctl(struct kvm *kvm, unsigned int ioctl,

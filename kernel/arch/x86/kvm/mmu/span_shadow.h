@@ -4,8 +4,8 @@
  *
  * See span_shadow.c and Documentation/virt/kvm/api.rst (KVM_CAP_SPAN_SHADOW).
  */
-#ifndef __KVM_X86_SPAN_SHADOW_H
-#define __KVM_X86_SPAN_SHADOW_H
+#ifndef __KVM_X86_MMU_SPAN_SHADOW_H
+#define __KVM_X86_MMU_SPAN_SHADOW_H
 
 #include <linux/kvm_host.h>
 
@@ -100,4 +100,4 @@ void kvm_span_shadow_destroy_vm(struct kvm *kvm);
 /* mmu.c */
 int kvm_mmu_span_zap_gfn(struct kvm *kvm, gfn_t gfn);
 
-#endif /* __KVM_X86_SPAN_SHADOW_H */
+#endif /* __KVM_X86_MMU_SPAN_SHADOW_H */
