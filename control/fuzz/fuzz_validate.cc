@@ -1,5 +1,6 @@
 // libFuzzer target: message validation, topology parsing, a framed
-// PEER_REPORT (mode bit 2), a framed message of any type (mode bit 3) and
+// PEER_REPORT (mode bit 2), a framed message of any type and the payload
+// validator on its payload (mode bit 3) and
 // the ring consumer (mode bit 0) on hostile bytes.  Must never crash, hang or read out of bounds.
 #include <algorithm>
 #include <cstdint>
@@ -80,6 +81,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (validate_message(m.data(), m.size()) == Reject::None && type == SPAN_MSG_TOPOLOGY) {
             auto t = Topology::from_message(m);
             if (!t.ok() || !t->check().empty()) __builtin_trap();
+        }
+
+        // The payload validator on the same bytes (exact-size copy): a
+        // payload it accepts, framed as it documents, is a valid message.
+        std::vector<uint8_t> payload(data + 5, data + 5 + plen);
+        if (span_validate_payload(type, payload.data(), payload.size()) == SPAN_REJECT_NONE) {
+            Msg f = Msg::make(type, plen);
+            uint64_t seq = 0;
+            bool reply = type == SPAN_MSG_ACK || type == SPAN_MSG_HELLO_REPLY;
+            if (type == SPAN_MSG_ACK) std::memcpy(&seq, payload.data(), 8);
+            stamp(f, 0, type == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 1, seq,
+                  reply ? SPAN_F_REPLY : 0);
+            if (plen) std::memcpy(f.payload(), payload.data(), plen);
+            if (validate_message(f.data(), f.size()) != Reject::None) __builtin_trap();
         }
     }
 

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <new>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "span/libspan.h"
 #include "span/member.h"
 
@@ -28,6 +32,35 @@ int span_member_connect(const char *socket_path, const char *vm_name, const char
     sm->m = std::move(r.value());
     *out = sm;
     return 0;
+}
+
+void span_msg_init(void *buf, uint16_t type, size_t len, uint16_t src, uint16_t dst) {
+    span_msg_hdr h{};
+    if (!buf || len < sizeof(h)) return;
+    std::memset(buf, 0, len);
+    h.magic = SPAN_MAGIC;
+    h.version = SPAN_PROTO_VERSION;
+    h.type = type;
+    h.len = static_cast<uint32_t>(len);
+    h.src = src;
+    h.dst = dst;
+    std::memcpy(buf, &h, sizeof(h));
+}
+
+int span_sock_connect(const char *path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (!path) path = SPAN_DEFAULT_SOCKET;
+    if (std::strlen(path) >= sizeof(addr.sun_path)) return -ENAMETOOLONG;
+    std::strcpy(addr.sun_path, path);
+    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0) {
+        int err = errno;
+        ::close(fd);
+        return -err;
+    }
+    return fd;
 }
 
 int span_sock_send(int sock, const void *msg, size_t len) {

@@ -53,15 +53,10 @@ Result<std::unique_ptr<Member>> Member::connect(const ConnectOptions &opt) {
         SPAN_TRY(m->hello(opt));
         return m;
     }
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (opt.socket_path.size() >= sizeof(addr.sun_path))
-        return Error{ENAMETOOLONG, "socket path too long"};
-    std::memcpy(addr.sun_path, opt.socket_path.c_str(), opt.socket_path.size());
-    m->sock_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    if (!m->sock_) return Error::sys("socket");
-    if (::connect(m->sock_.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0)
-        return Error::sys("connect " + opt.socket_path);
+    int fd = span_sock_connect(opt.socket_path.c_str());
+    if (fd == -ENAMETOOLONG) return Error{ENAMETOOLONG, "socket path too long"};
+    if (fd < 0) return Error::sys("connect " + opt.socket_path, -fd);
+    m->sock_.reset(fd);
     SPAN_TRY(m->hello(opt));
     return m;
 }

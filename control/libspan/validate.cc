@@ -526,7 +526,34 @@ Reject validate_message(const void *buf, size_t len) {
     span_msg_hdr h;
     std::memcpy(&h, buf, sizeof(h));
     const uint8_t *p = static_cast<const uint8_t *>(buf) + sizeof(h);
-    size_t n = h.len - sizeof(h);
+    return validate_body(h, p, h.len - sizeof(h));
+}
+
+Reject validate_payload(uint16_t type, const void *payload, size_t n) {
+    if (n > SPAN_MSG_MAX - sizeof(span_msg_hdr)) return Reject::Oversized;
+    if (n % SPAN_MSG_ALIGN) return Reject::Misaligned;
+    if (type <= SPAN_MSG_PAD || type >= SPAN_MSG_TYPE_MAX) return Reject::Type;
+    if (n && !payload) return Reject::Truncated;
+    span_msg_hdr h{};
+    h.magic = SPAN_MAGIC;
+    h.version = SPAN_PROTO_VERSION;
+    h.type = type;
+    h.len = static_cast<uint32_t>(sizeof(h) + n);
+    h.src = 0;
+    h.dst = 1;
+    // What the header contributes: a reply flag and seq, spand's address.
+    if (type == SPAN_MSG_ACK && n >= sizeof(span_ack)) {
+        h.flags = SPAN_F_REPLY;
+        std::memcpy(&h.seq, payload, sizeof(h.seq));  // span_ack.req_seq
+    } else if (type == SPAN_MSG_HELLO_REPLY) {
+        h.flags = SPAN_F_REPLY;
+    } else if (type == SPAN_MSG_PEER_REPORT) {
+        h.dst = SPAN_MEMBER_SPAND;
+    }
+    return validate_body(h, static_cast<const uint8_t *>(payload), n);
+}
+
+Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n) {
     switch (h.type) {
         case SPAN_MSG_HELLO:
             return validate_hello(h, p, n);
@@ -604,6 +631,10 @@ extern "C" {
 int span_validate(const void *buf, size_t len) {
     if (!buf) return SPAN_REJECT_TRUNCATED;
     return static_cast<int>(span::validate_message(buf, len));
+}
+
+int span_validate_payload(uint16_t type, const void *payload, size_t size) {
+    return static_cast<int>(span::validate_payload(type, payload, size));
 }
 
 const char *span_reject_str(int reject) {

@@ -1,5 +1,6 @@
 /* The C header must compile as C11 and link against libspan.a. */
 #include <span/libspan.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,25 @@ int main(void)
 		return 3;
 	if (strcmp(span_msg_type_str(SPAN_MSG_PEER_REPORT), "peer-report"))
 		return 4;
+	/* The framing helpers: one header builder, a payload validator. */
+	{
+		struct {
+			struct span_msg_hdr h;
+			struct span_eoi e;
+		} msg;
+		struct span_eoi eoi = { .vector = 0x30 };
+
+		span_msg_init(&msg, SPAN_MSG_EOI, sizeof(msg), 1, 0);
+		msg.e = eoi;
+		if (span_validate(&msg, sizeof(msg)) != SPAN_REJECT_NONE ||
+		    span_validate_payload(SPAN_MSG_EOI, &eoi, sizeof(eoi)) != SPAN_REJECT_NONE)
+			return 5;
+		eoi.vector = 3;
+		if (span_validate_payload(SPAN_MSG_EOI, &eoi, sizeof(eoi)) == SPAN_REJECT_NONE)
+			return 6;
+		if (span_sock_connect("/nonexistent/spand.sock") != -ENOENT)
+			return 7;
+	}
 	printf("ok %s\n", span_reject_str(SPAN_REJECT_SIZE));
 	return 0;
 }

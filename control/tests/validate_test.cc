@@ -1,7 +1,10 @@
 // Every validation rejection case, per message type.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
+#include <string>
 
 #include "span/proto.h"
 #include "span/validate.h"
@@ -718,4 +721,68 @@ TEST(Validate, CApiAndNames) {
     EXPECT_FALSE(valid_name_str("a b"));
     EXPECT_FALSE(valid_name_str(std::string(32, 'a').c_str()));
     EXPECT_TRUE(valid_name_str(std::string(31, 'a').c_str()));
+}
+
+// span_validate_payload() agrees with span_validate() on the framed message
+// for payloads a member sends, and refuses what framing would refuse.
+TEST(Validate, PayloadAlone) {
+    span_interrupt irq{};
+    irq.dest = 3;
+    irq.vector = 0x30;
+    irq.src_apic = SPAN_APIC_NONE;
+    irq.level = 1;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_INTERRUPT, &irq, sizeof(irq)), SPAN_REJECT_NONE);
+    irq.vector = 3;  // FIXED below 16
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_INTERRUPT, &irq, sizeof(irq)),
+              span_validate(mk(SPAN_MSG_INTERRUPT, irq, 0, 0).data(), sizeof(span_msg_hdr) + 16));
+    EXPECT_NE(span_validate_payload(SPAN_MSG_INTERRUPT, &irq, sizeof(irq)), SPAN_REJECT_NONE);
+    irq.vector = 0x30;
+    irq.reserved = 1;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_INTERRUPT, &irq, sizeof(irq)), SPAN_REJECT_RESERVED);
+
+    span_eoi eoi{};
+    eoi.vector = 0x41;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_EOI, &eoi, sizeof(eoi)), SPAN_REJECT_NONE);
+    uint64_t two[2] = {};
+    std::memcpy(two, &eoi, sizeof(eoi));
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_EOI, two, sizeof(two)), SPAN_REJECT_SIZE);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_EOI, &eoi, 4), SPAN_REJECT_MISALIGNED);
+
+    span_ack ack{};
+    ack.req_seq = 77;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_ACK, &ack, sizeof(ack)), SPAN_REJECT_NONE);
+    span_peer_report pr{};
+    pr.member = 2;
+    pr.rejected = 1;
+    pr.reason = SPAN_REJECT_MAGIC;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_PEER_REPORT, &pr, sizeof(pr)), SPAN_REJECT_NONE);
+
+    span_heartbeat hb{1, 2};
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_PAD, &hb, sizeof(hb)), SPAN_REJECT_TYPE);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_TYPE_MAX, &hb, sizeof(hb)), SPAN_REJECT_TYPE);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_HEARTBEAT, nullptr, sizeof(hb)),
+              SPAN_REJECT_TRUNCATED);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_HEARTBEAT, &hb, SPAN_MSG_MAX), SPAN_REJECT_OVERSIZED);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_SHUTDOWN, nullptr, 0), SPAN_REJECT_SIZE);
+}
+
+// span_msg_init() builds the header span_validate() expects.
+TEST(Validate, MsgInit) {
+    uint64_t buf[8];
+    std::memset(buf, 0xa5, sizeof(buf));
+    span_msg_init(buf, SPAN_MSG_HEARTBEAT, sizeof(span_msg_hdr) + sizeof(span_heartbeat), 2, 5);
+    span_msg_hdr h;
+    std::memcpy(&h, buf, sizeof(h));
+    EXPECT_EQ(h.magic, SPAN_MAGIC);
+    EXPECT_EQ(h.version, SPAN_PROTO_VERSION);
+    EXPECT_EQ(h.type, SPAN_MSG_HEARTBEAT);
+    EXPECT_EQ(h.len, sizeof(span_msg_hdr) + sizeof(span_heartbeat));
+    EXPECT_EQ(h.src, 2);
+    EXPECT_EQ(h.dst, 5);
+    EXPECT_EQ(h.flags, 0u);
+    EXPECT_EQ(h.seq, 0u);
+    EXPECT_EQ(span_validate(buf, h.len), SPAN_REJECT_NONE);  // zeroed payload
+    EXPECT_EQ(reinterpret_cast<uint8_t *>(buf)[h.len], 0xa5);  // stops at len
+    EXPECT_EQ(span_sock_connect("/nonexistent/spand.sock"), -ENOENT);
+    EXPECT_EQ(span_sock_connect(std::string(200, 'x').c_str()), -ENAMETOOLONG);
 }

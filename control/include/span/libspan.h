@@ -48,6 +48,31 @@ enum span_reject {
 /* Validates one complete message of len bytes; returns enum span_reject.
  * Messages other than HELLO must carry SPAN_PROTO_VERSION. */
 int span_validate(const void *buf, size_t len);
+/*
+ * Validates a payload alone (size bytes, a multiple of SPAN_MSG_ALIGN) as
+ * the body of a message of this type from member 0 to member 1 (to spand
+ * for a PEER_REPORT; an ACK or HELLO_REPLY as a reply echoing its
+ * request): what a sender checks before it frames the payload.  Returns
+ * enum span_reject.
+ */
+int span_validate_payload(uint16_t type, const void *payload, size_t size);
+
+/*
+ * The one place message headers are built: zeroes len bytes at buf (the
+ * header and a payload of len - sizeof(struct span_msg_hdr) bytes) and
+ * fills the header: magic, SPAN_PROTO_VERSION, type, len, src and dst
+ * (flags and seq 0).  len must be at least the header's size.
+ */
+void span_msg_init(void *buf, uint16_t type, size_t len, uint16_t src,
+		   uint16_t dst);
+
+/*
+ * Connects a close-on-exec SOCK_SEQPACKET socket to spand at path (NULL:
+ * SPAN_DEFAULT_SOCKET).  Returns the socket or -errno (-ENAMETOOLONG when
+ * path does not fit a UNIX socket address).
+ */
+int span_sock_connect(const char *path);
+
 /* Short name of an enum span_reject value ("truncated", ...). */
 const char *span_reject_str(int reject);
 /* Short name of a message type ("interrupt", ...), "unknown" if none. */

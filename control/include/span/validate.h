@@ -38,6 +38,14 @@ Reject validate_header(const void *buf, size_t len);
 // Whole message: header plus the type's payload validator.
 Reject validate_message(const void *buf, size_t len);
 
+// The type's payload validator on a header validate_header() accepted
+// (p/n: the payload, n == h.len - header).
+Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n);
+
+// A payload alone, as the body of a message of `type` from member 0 to
+// member 1 without flags: what a sender checks before framing it.
+Reject validate_payload(uint16_t type, const void *payload, size_t n);
+
 // One validator per message type.  `p`/`n`: payload after the header,
 // already bounded by the header's length.  They may assume an 8-aligned
 // buffer is NOT given: they copy into local structs.

@@ -23,8 +23,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <span/libspan.h>
 #include <linux/span_pci.h>
 #include "qemu/units.h"
@@ -318,28 +316,6 @@ static void span_pci_vector_mask(PCIDevice *dev, unsigned vector)
     span_pci_irqfd_sync(s);
 }
 
-static int span_pci_connect(SpanPCIState *s)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd;
-
-    if (strlen(s->socket) >= sizeof(addr.sun_path)) {
-        return -ENAMETOOLONG;
-    }
-    strcpy(addr.sun_path, s->socket);
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int err = -errno;
-
-        close(fd);
-        return err;
-    }
-    return fd;
-}
-
 static bool span_pci_fd_size_ok(int fd, uint64_t size)
 {
     struct stat st;
@@ -437,24 +413,15 @@ static void span_pci_hello_refused(SpanPCIState *s, int err)
     struct {
         struct span_msg_hdr h;
         struct span_hello_reply r;
-    } m = {
-        .h = {
-            .magic = SPAN_MAGIC,
-            .version = SPAN_PROTO_VERSION,
-            .type = SPAN_MSG_HELLO_REPLY,
-            .flags = SPAN_F_REPLY,
-            .len = sizeof(m),
-            .src = SPAN_MEMBER_SPAND,
-        },
-        .r = {
-            .version = SPAN_PROTO_VERSION,
-            .status = -err,
-        },
-    };
+    } m;
     struct span_msg_hdr req;
 
     memcpy(&req, s->tx, sizeof(req));
+    span_msg_init(&m, SPAN_MSG_HELLO_REPLY, sizeof(m), SPAN_MEMBER_SPAND, 0);
+    m.h.flags = SPAN_F_REPLY;
     m.h.seq = req.seq;
+    m.r.version = SPAN_PROTO_VERSION;
+    m.r.status = -err;
     span_pci_rx_push(s, &m, sizeof(m));
 }
 
@@ -492,7 +459,7 @@ static int span_pci_hello(SpanPCIState *s, uint32_t len)
         return 0;
     }
     s->status &= ~SPAN_PCI_ST_HUNG_UP;
-    ret = span_pci_connect(s);
+    ret = span_sock_connect(s->socket);
     if (ret < 0) {
         error_report("span-pci: cannot connect to spand at %s: %s",
                      s->socket, strerror(-ret));

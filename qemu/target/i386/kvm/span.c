@@ -26,7 +26,7 @@
 #include "hw/boards.h"
 #include "hw/intc/ioapic.h"
 #include "system/kvm.h"
-#include "system/span.h"
+#include "system/span-accel.h"
 #include "kvm_i386.h"
 #include "trace.h"
 

@@ -7,7 +7,7 @@
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
-#include "system/span.h"
+#include "system/span-accel.h"
 
 QemuOptsList qemu_span_opts = {
     .name = "span",

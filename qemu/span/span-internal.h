@@ -1,0 +1,196 @@
+/*
+ * Span members: state and services shared by the files of span/
+ *
+ * A span VM is one guest whose vCPUs and devices are hosted by several QEMU
+ * processes ("members") at once, each on its own KVM.  The span daemon
+ * (spand) owns the guest's memory and the channel between members.  The
+ * member is split by concern, each file registering what it handles:
+ *
+ *   span-channel.c     connection, message dispatch, sending, counters
+ *   span-membership.c  -span, vCPU placement, topology (who hosts what)
+ *   span-irq.c         interrupts and IOAPIC EOIs between members
+ *   span-io.c          port and MMIO accesses forwarded to the owner
+ *   span-kick.c        posted notifications (ioeventfd forwarding)
+ *   span-lifecycle.c   start, reset, shutdown and the guest clock
+ *   span-shadow.c      shadow-paging coherence (span_wt_*)
+ *   span-qmp.c         query-span
+ *
+ * A concern handles message types it registers with span_register_handler()
+ * and follows topology and run-state changes through the notifier lists
+ * below; no file calls into another concern's internals for those.
+ *
+ * Threads: message handlers, notifiers and QMP run on the main loop with
+ * the BQL.  vCPU threads send (span_send_interrupt(), span_forward_eoi(),
+ * span_forward_io(), span_wt_*()) and wait for answers without the BQL;
+ * span.lock serialises every libspan call and guards the placement, the
+ * forwarded accesses in flight and the shadow-paging state.  A vCPU
+ * thread reads the channel itself (span_drain_for_vcpu(), with the BQL)
+ * only while the main loop waits for that vCPU.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef SPAN_INTERNAL_H
+#define SPAN_INTERNAL_H
+
+#include <span/libspan.h>
+#include "qemu/host-utils.h"
+#include "qemu/notify.h"
+#include "qemu/thread.h"
+#include "qapi/qapi-types-run-state.h"
+#include "qapi/qapi-types-span.h"
+#include "system/span-accel.h"
+
+#define SPAN_WAIT_DEFAULT 30        /* seconds */
+#define SPAN_REQUEST_TIMEOUT 5000   /* ms */
+#define SPAN_DEVICES_ID 0           /* the firmware member's devices */
+
+typedef struct SpanState {
+    /* configuration (-span) */
+    bool given;
+    char *vm;
+    char *socket;
+    char *name;
+    unsigned long *want;            /* requested CPU indexes */
+    int firmware;                   /* -1: default (hosts vCPU 0) */
+    uint64_t wait;
+
+    /* membership */
+    struct span_member *m;
+    uint32_t id;
+    uint32_t vm_id;
+    uint64_t mem_size;
+
+    /* vCPUs by CPU index */
+    int nr_cpus;
+    uint32_t *apic_id;
+
+    /* placement from spand: APIC ID -> member slot + 1 (main loop) */
+    GHashTable *placement;
+    uint64_t generation;
+    uint32_t dev_owner;             /* owner of the devices or NONE */
+
+    /* libspan calls and placement readers off the main loop: lock */
+    QemuMutex lock;
+    /* counters: updated atomically (span_count_at()) */
+    SpanCounters total;
+    SpanCounters peer[SPAN_MAX_MEMBERS];
+
+    const SpanAccelOps *ops;
+    bool wt_on;                     /* shadow-paging coherence is active */
+
+    /* run state (span-lifecycle.c) */
+    bool stopping;                  /* shutdown or reset came from the span */
+    bool ready;                     /* the machine runs: inject directly */
+    bool resetting;                 /* a reset of the span VM is under way */
+    bool peer_reset;                /* the pending reset came from a peer */
+} SpanState;
+
+extern SpanState span;
+
+/* ---- channel core (span-channel.c) ------------------------------------ */
+
+/*
+ * Handles one validated message from the channel (main loop, BQL held):
+ * h->len - sizeof(*h) >= the minimum size it was registered with.
+ */
+typedef void SpanHandler(const struct span_msg_hdr *h, const void *payload);
+void span_register_handler(uint16_t type, size_t min_size, SpanHandler *fn);
+
+/*
+ * Sends a message of type with size payload bytes (a multiple of
+ * SPAN_MSG_ALIGN) to every member slot in dsts over the rings, waiting a
+ * while for a full ring.  Returns the slots it reached (failures are
+ * counted and traced).  span_send_to_locked: under span.lock (which it
+ * drops while it waits).
+ */
+uint32_t span_send_to(uint32_t dsts, uint16_t type, const void *payload,
+                      size_t size);
+uint32_t span_send_to_locked(uint32_t dsts, uint16_t type,
+                             const void *payload, size_t size);
+/* Sends a request to spand; returns the ACK's status or -errno. */
+int span_request(uint16_t type, const void *payload, size_t size);
+/*
+ * Handles every pending message, then re-arms the doorbell.  Returns false
+ * once spand is gone.  span_fd_read() stops the member then.
+ */
+bool span_drain(void);
+void span_fd_read(void *opaque);
+/*
+ * Does the main loop wait for this vCPU, which waits for a peer's answer?
+ * It does when it stops the vCPU (reset, pause, shutdown) and when it queued
+ * work for it (run_on_cpu(): QMP's register dumps, state synchronisation);
+ * meanwhile it reads no message, so the vCPU must read its answer itself
+ * (span_drain_for_vcpu(): takes the BQL, which the main loop released).
+ */
+bool span_main_loop_waits_for(CPUState *cpu);
+void span_drain_for_vcpu(void);
+
+static inline uint32_t span_bit(uint32_t slot)
+{
+    return slot < SPAN_MAX_MEMBERS ? 1u << slot : 0;
+}
+
+/*
+ * Counters: adds n to field of each member slot in peers and total_n to
+ * the total.  No lock needed.
+ */
+void span_count_at(size_t offset, uint32_t peers, uint64_t n,
+                   uint64_t total_n);
+/* One event with member slot (or none: SPAN_MEMBER_NONE, spand). */
+#define span_count(field, slot) \
+    span_count_at(offsetof(SpanCounters, field), span_bit(slot), 1, 1)
+/* n events with each of peers: the total counts every one. */
+#define span_count_each(field, peers, n) \
+    span_count_at(offsetof(SpanCounters, field), (peers), (n), \
+                  (uint64_t)(n) * ctpop32(peers))
+/* n events shared by peers: the total counts them once. */
+#define span_count_once(field, peers, n) \
+    span_count_at(offsetof(SpanCounters, field), (peers), (n), (n))
+/* Counts an error involving slot (or none) and traces why (span_error). */
+void span_fail(uint32_t slot, const char *why);
+
+/* ---- membership (span-membership.c) ----------------------------------- */
+
+/* The member slot hosting the vCPU with apic_id, or SPAN_MEMBER_NONE. */
+uint32_t span_host_of(uint32_t apic_id);
+/* The member slots hosting vCPUs, other than this one (under span.lock). */
+uint32_t span_peers(void);
+uint32_t span_peers_locked(void);
+/*
+ * Notified (main loop, no data) after each TOPOLOGY from spand changed
+ * the placement.
+ */
+extern NotifierList span_topology_notifiers;
+
+/* ---- run state (span-lifecycle.c) ------------------------------------- */
+
+typedef enum SpanRunEvent {
+    SPAN_RUN_PLACED,        /* every vCPU has a host: set the machine up */
+    SPAN_RUN_START,         /* the machine runs for the first time */
+    SPAN_RUN_RESET,         /* a reset of the span VM begins here */
+    SPAN_RUN_RESET_DONE,    /* the vCPUs run again after it */
+} SpanRunEvent;
+
+/* Notified on the main loop with a SpanRunEvent * as data. */
+extern NotifierList span_run_notifiers;
+/* Stops this member (and so the span VM) with cause; why is printed. */
+void span_stop(ShutdownCause cause, const char *why);
+
+/* ---- one registration function per concern, called by span_init() ----- */
+
+void span_membership_init(void);
+void span_irq_init(void);
+void span_io_init(void);
+void span_kick_init(void);
+void span_lifecycle_init(void);
+void span_shadow_init(void);
+
+/*
+ * span-kick.c: an owner's posted write (SPAN_IO_F_POSTED) is executed if
+ * it is a notification it announced; false otherwise.
+ */
+bool span_kick_posted(const struct span_msg_hdr *h,
+                      const struct span_io_req *req);
+
+#endif
