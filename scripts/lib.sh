@@ -158,6 +158,14 @@ series_patches() {
 	done
 }
 
+# subject_of PATCH: the patch's subject, unfolded, without "[PATCH n/m] ".
+subject_of() {
+	awk '/^Subject: / { s = substr($0, 10); on = 1; next }
+	     on && /^ / { s = s $0; next }
+	     on { exit }
+	     END { sub(/^\[PATCH[^]]*\] /, "", s); print s }' "$1"
+}
+
 # map_entries linux|qemu: every line of the files maps as
 # "<topic>\t<path>\t<subject or ->".
 map_entries() {
