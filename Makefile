@@ -6,7 +6,7 @@ TOP   := $(abspath .)
 BUILD := $(TOP)/build
 export TOP BUILD
 
-.PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-model \
+.PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-series check-model \
 	check-lint test \
 	check-nested bench bench-kvm-ipi bench-shadow bench-span bench-nested demo lab-shell clean
 
@@ -49,6 +49,10 @@ check-nested: image
 
 check-patches:
 	@$(TOP)/scripts/check-patches
+
+# Every prefix of both patch series builds (slow; not part of `make test`).
+check-series:
+	@$(TOP)/scripts/check-series
 
 check-model:
 	@$(TOP)/scripts/check-model
