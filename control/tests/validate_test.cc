@@ -781,7 +781,7 @@ TEST(Validate, MsgInit) {
     EXPECT_EQ(h.dst, 5);
     EXPECT_EQ(h.flags, 0u);
     EXPECT_EQ(h.seq, 0u);
-    EXPECT_EQ(span_validate(buf, h.len), SPAN_REJECT_NONE);  // zeroed payload
+    EXPECT_EQ(span_validate(buf, h.len), SPAN_REJECT_NONE);    // zeroed payload
     EXPECT_EQ(reinterpret_cast<uint8_t *>(buf)[h.len], 0xa5);  // stops at len
     EXPECT_EQ(span_sock_connect("/nonexistent/spand.sock"), -ENOENT);
     EXPECT_EQ(span_sock_connect(std::string(200, 'x').c_str()), -ENAMETOOLONG);

@@ -26,23 +26,23 @@ extern "C" {
 
 /* Why span_validate() rejected a message.  0 means valid. */
 enum span_reject {
-	SPAN_REJECT_NONE = 0,
-	SPAN_REJECT_TRUNCATED,	/* shorter than its header or declared length */
-	SPAN_REJECT_OVERSIZED,	/* longer than SPAN_MSG_MAX or than declared */
-	SPAN_REJECT_MISALIGNED,	/* length not a multiple of SPAN_MSG_ALIGN */
-	SPAN_REJECT_MAGIC,
-	SPAN_REJECT_VERSION,
-	SPAN_REJECT_TYPE,	/* unknown type or PAD */
-	SPAN_REJECT_FLAGS,	/* unknown header flag */
-	SPAN_REJECT_RESERVED,	/* non-zero reserved or padding field */
-	SPAN_REJECT_ADDRESS,	/* bad src/dst member */
-	SPAN_REJECT_SIZE,	/* payload size wrong for the type */
-	SPAN_REJECT_FIELD,	/* enum/flag field out of range */
-	SPAN_REJECT_RANGE,	/* address/length out of range or overflowing */
-	SPAN_REJECT_COUNT,	/* element count out of range */
-	SPAN_REJECT_DUPLICATE,	/* repeated id in a list */
-	SPAN_REJECT_NAME,	/* bad name string */
-	SPAN_REJECT_MAX
+    SPAN_REJECT_NONE = 0,
+    SPAN_REJECT_TRUNCATED,  /* shorter than its header or declared length */
+    SPAN_REJECT_OVERSIZED,  /* longer than SPAN_MSG_MAX or than declared */
+    SPAN_REJECT_MISALIGNED, /* length not a multiple of SPAN_MSG_ALIGN */
+    SPAN_REJECT_MAGIC,
+    SPAN_REJECT_VERSION,
+    SPAN_REJECT_TYPE,      /* unknown type or PAD */
+    SPAN_REJECT_FLAGS,     /* unknown header flag */
+    SPAN_REJECT_RESERVED,  /* non-zero reserved or padding field */
+    SPAN_REJECT_ADDRESS,   /* bad src/dst member */
+    SPAN_REJECT_SIZE,      /* payload size wrong for the type */
+    SPAN_REJECT_FIELD,     /* enum/flag field out of range */
+    SPAN_REJECT_RANGE,     /* address/length out of range or overflowing */
+    SPAN_REJECT_COUNT,     /* element count out of range */
+    SPAN_REJECT_DUPLICATE, /* repeated id in a list */
+    SPAN_REJECT_NAME,      /* bad name string */
+    SPAN_REJECT_MAX
 };
 
 /* Validates one complete message of len bytes; returns enum span_reject.
@@ -63,8 +63,7 @@ int span_validate_payload(uint16_t type, const void *payload, size_t size);
  * fills the header: magic, SPAN_PROTO_VERSION, type, len, src and dst
  * (flags and seq 0).  len must be at least the header's size.
  */
-void span_msg_init(void *buf, uint16_t type, size_t len, uint16_t src,
-		   uint16_t dst);
+void span_msg_init(void *buf, uint16_t type, size_t len, uint16_t src, uint16_t dst);
 
 /*
  * Connects a close-on-exec SOCK_SEQPACKET socket to spand at path (NULL:
@@ -91,16 +90,15 @@ const char *span_msg_type_str(unsigned type);
  * owned by the caller); fds may be NULL when max_fds is 0.
  */
 int span_sock_send(int sock, const void *msg, size_t len);
-ssize_t span_sock_recv(int sock, void *buf, size_t cap, int *fds,
-		       size_t max_fds, size_t *nr_fds, int timeout_ms);
+ssize_t span_sock_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, size_t *nr_fds,
+                       int timeout_ms);
 
 struct span_member;
 
 /* Connects to spand at socket_path (NULL: SPAN_DEFAULT_SOCKET), joins span
  * VM vm_name as member_name, maps the channel. */
-int span_member_connect(const char *socket_path, const char *vm_name,
-			const char *member_name, uint32_t caps,
-			struct span_member **out);
+int span_member_connect(const char *socket_path, const char *vm_name, const char *member_name,
+                        uint32_t caps, struct span_member **out);
 void span_member_close(struct span_member *m);
 
 uint32_t span_member_id(const struct span_member *m);
@@ -119,8 +117,8 @@ int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len)
 /* Sends msg to spand and waits up to timeout_ms for its final reply (an
  * ACK or the last reply message), copied into reply (cap bytes).  Returns
  * the reply's length or -errno. */
-ssize_t span_member_request(struct span_member *m, void *msg, size_t len,
-			    void *reply, size_t cap, int timeout_ms);
+ssize_t span_member_request(struct span_member *m, void *msg, size_t len, void *reply, size_t cap,
+                            int timeout_ms);
 /* Receives one validated message (rings first, then spand) without
  * blocking.  Returns its length, 0 when none is pending, or -errno
  * (-EMSGSIZE: cap too small, message dropped; -ECONNRESET: spand gone). */
@@ -139,21 +137,21 @@ uint32_t span_member_max_members(const struct span_member *m);
  * slot and survive the slot changing hands.  Fields may be appended in
  * later versions: pass sizeof(struct span_peer_stats). */
 struct span_peer_stats {
-	uint64_t accepted;	/* valid messages delivered */
-	uint64_t rejected;	/* messages dropped (all reasons below) */
-	uint64_t ring_corrupt;	/* ring resynchronisations (in rejected) */
-	uint64_t oversized;	/* records over the receive buffer (in rejected) */
-	uint64_t reports;	/* SPAN_MSG_PEER_REPORTs sent about this peer */
-	uint64_t reports_acted;	/* of which spand disconnected the peer */
-	uint32_t last_reject;	/* enum span_reject of the latest rejection */
-	int32_t last_report_status; /* spand's answer to the latest report */
-	uint64_t by_reason[SPAN_REJECT_MAX]; /* rejected, per enum span_reject */
+    uint64_t accepted;                   /* valid messages delivered */
+    uint64_t rejected;                   /* messages dropped (all reasons below) */
+    uint64_t ring_corrupt;               /* ring resynchronisations (in rejected) */
+    uint64_t oversized;                  /* records over the receive buffer (in rejected) */
+    uint64_t reports;                    /* SPAN_MSG_PEER_REPORTs sent about this peer */
+    uint64_t reports_acted;              /* of which spand disconnected the peer */
+    uint32_t last_reject;                /* enum span_reject of the latest rejection */
+    int32_t last_report_status;          /* spand's answer to the latest report */
+    uint64_t by_reason[SPAN_REJECT_MAX]; /* rejected, per enum span_reject */
 };
 
 /* Copies the counters of peer slot `peer` into *out (at most size bytes).
  * Returns 0, or -EINVAL for a bad slot (own id, >= max_members). */
-int span_member_peer_stats(const struct span_member *m, uint32_t peer,
-			   struct span_peer_stats *out, size_t size);
+int span_member_peer_stats(const struct span_member *m, uint32_t peer, struct span_peer_stats *out,
+                           size_t size);
 
 /* The library reports a peer to spand (SPAN_MSG_PEER_REPORT), which may
  * disconnect it, each time `threshold` of its ring messages were rejected
