@@ -7,7 +7,7 @@
 // exception makes the outer emulator (QEMU TCG) call cpu_clear_ignne(),
 // which in QEMU up to 10.0 wrote CPU 0's whole hflags2 back from this
 // thread: racing with CPU 0's VMRUN/#VMEXIT it set or dropped GIF and NPT
-// behind CPU 0's back (patches/qemu 0011).  The lab's kernel then took
+// behind CPU 0's back (patches/qemu/tcg-svm/0001).  The lab's kernel then took
 // interrupts inside its #VMEXIT window, on the guest's GS base, and died.
 // tests/lab/vmexit-window.sh uses this to check the outer emulator.
 //

@@ -9,7 +9,7 @@
 # the x87 state on CPU 1 as fast as it can.  QEMU's TCG up to 10.0 wrote
 # CPU 0's hflags2 back from the FXRSTOR thread (cpu_clear_ignne), which
 # sets GIF again inside the #VMEXIT window or drops it in the guest (fixed
-# by patches/qemu 0011): the lab's kernel then takes an interrupt on the
+# by patches/qemu/tcg-svm/0001): the lab's kernel then takes an interrupt on the
 # guest's GS base and dies ("stack guard page was hit"), or the test's
 # IPIs stall.  With Debian's QEMU 7.2 as the outer emulator
 # (LAB_QEMU=debian) this fails in seconds; with Span's it must pass.

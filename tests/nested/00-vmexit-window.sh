@@ -4,7 +4,7 @@
 # Runs tests/lab/vmexit-window.sh (a KVM guest on lab CPU 0 while an FXRSTOR
 # loop runs on CPU 1). QEMU's TCG up to 10.0 corrupts CPU 0's hflags2 from
 # the other vCPU thread (GIF set inside the #VMEXIT window or dropped in the
-# guest, NPT flipped: patches/qemu 0011): the guest then shuts down or the
+# guest, NPT flipped: patches/qemu/tcg-svm/0001): the guest then shuts down or the
 # lab's kernel crashes. Every nested and span test relies on this holding.
 . /job/nested/lib.sh
 [ -c /dev/kvm ] || { nok "lab: outer emulator's #VMEXIT window # no /dev/kvm in the lab"; exit 0; }

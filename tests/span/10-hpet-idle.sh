@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh
 # timeout: 60
-# check-span: QEMU's HPET (patches/qemu 0016) does not run a disabled,
+# check-span: QEMU's HPET (patches/qemu/hpet/0001) does not run a disabled,
 # edge-triggered periodic timer -- what Linux leaves of timer 0 once the
 # local APIC timers take over; running it woke the span owner's main loop
 # at the guest's HZ -- yet keeps what the guest can see of it: the
