@@ -25,7 +25,7 @@ GUEST_BINS=/span/bin/span-stress mkinitrd $T/bench.sh $T/bench.rd
 export SMP=4 MEMBER_TIMEOUT=$((SECONDS_ + 600))
 
 wait_finished() {
-	while ! grep -q bench-finished $T/c0 2>/dev/null && kill -0 $1 2>/dev/null; do sleep 0.5; done
+	while ! grep -q bench-finished $T/c0 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 0.5; done
 }
 report() {	# CONFIG ROUND
 	cpu=$(tr -d '\r' < $T/c0 | sed -n 's/^bench-cpu \([0-9.]*\) \([0-9.]*\)$/\1 \2/p' | awk '{ printf "%.2f", $2 - $1 }')
@@ -36,7 +36,7 @@ report() {	# CONFIG ROUND
 run_plain() {
 	rm -f $T/c0
 	member $T/c0 $T/bench.rd -machine kernel-irqchip=split > $T/m0.txt 2>&1
-	report plain $1
+	report plain "$1"
 }
 run_single() {
 	start_spand --create vm1:256M
@@ -47,8 +47,8 @@ run_single() {
 	M0=$!
 	wait_finished $M0; qmp_query_span $T/qs; wait $M0
 	stop_spand
-	report single $1
-	cp $T/qs.log /job/qmp-single-$1.json
+	report single "$1"
+	cp $T/qs.log "/job/qmp-single-$1.json"
 }
 run_split() {
 	start_spand --create vm1:256M
@@ -63,17 +63,17 @@ run_split() {
 	M1=$!
 	wait_finished $M0; qmp_query_span $T/q0; qmp_query_span $T/q1; wait $M0; wait $M1
 	stop_spand
-	report split $1
-	cp $T/q0.log /job/qmp-split-$1-m0.json
-	cp $T/q1.log /job/qmp-split-$1-m1.json
+	report split "$1"
+	cp $T/q0.log "/job/qmp-split-$1-m0.json"
+	cp $T/q1.log "/job/qmp-split-$1-m1.json"
 }
 
 r=1
-while [ $r -le $ROUNDS ]; do
+while [ $r -le "$ROUNDS" ]; do
 	if [ $((r % 2)) = 1 ]; then order="plain single split"; else order="split single plain"; fi
 	for c in $order; do
 		echo "bench: round $r: $c" >&2
-		run_$c $r
+		"run_$c" $r
 		tail -n 5 $T/c0 >&2
 	done
 	r=$((r + 1))

@@ -78,19 +78,19 @@ qemu() {
 		-kernel /boot/vmlinux -initrd $T/bench.rd \
 		-append "console=ttyS0 panic=-1 $GUEST_APPEND span.run=/job/run span.quiet=1" \
 		-display none -no-reboot -nodefaults -nic none -vga none \
-		-serial "$ser" "$@" > $T/$n.txt 2>&1 &
+		-serial "$ser" "$@" > "$T/$n.txt" 2>&1 &
 	QPID=$!
 }
 # console CFG: a fifo pair $T/CFG.{in,out} for the guest's serial port;
 # what the guest writes goes to $T/CFG.con.
 console() {
-	rm -f $T/$1.in $T/$1.out $T/$1.con && mkfifo $T/$1.in $T/$1.out
-	cat $T/$1.out > $T/$1.con &
+	rm -f "$T/$1.in" "$T/$1.out" "$T/$1.con" && mkfifo "$T/$1.in" "$T/$1.out"
+	cat "$T/$1.out" > "$T/$1.con" &
 }
 # qmp_pipe M: QMP fifos for split member M; replies in $T/qmpM.log.
 qmp_pipe() {
-	rm -f $T/qmp$1.in $T/qmp$1.out $T/qmp$1.log && mkfifo $T/qmp$1.in $T/qmp$1.out
-	cat $T/qmp$1.out > $T/qmp$1.log &
+	rm -f "$T/qmp$1.in" "$T/qmp$1.out" "$T/qmp$1.log" && mkfifo "$T/qmp$1.in" "$T/qmp$1.out"
+	cat "$T/qmp$1.out" > "$T/qmp$1.log" &
 }
 # counter LOG NAME: counter NAME of the member's totals, which query-span
 # gives twice (top level and the member's own entry; the key order varies).
@@ -102,9 +102,9 @@ counter() {
 # false if the QEMUs stop or SECONDS pass.
 wait_line() {
 	t=$(( $(date +%s) + $3 ))
-	while ! tr -d '\r' < $T/$1.con | grep -q "$2"; do
-		[ $(date +%s) -lt $t ] || return 1
-		for p in $4; do kill -0 $p 2>/dev/null || return 1; done
+	while ! tr -d '\r' < "$T/$1.con" | grep -q "$2"; do
+		[ "$(date +%s)" -lt "$t" ] || return 1
+		for p in $4; do kill -0 "$p" 2>/dev/null || return 1; done
 		sleep 0.1
 	done
 }
@@ -112,9 +112,9 @@ wait_line() {
 keep() {
 	f=/job/fail-$1.txt
 	{ echo "=== $2"; for x in $1.con $1.txt $1-m1.txt spand.log; do
-		[ -f $T/$x ] && { echo "--- $x"; tr -d '\r' < $T/$x | tail -n 200; }
-	done; } >> $f
-	echo "bench: $1: $2 (kept in $(basename $f))"
+		[ -f "$T/$x" ] && { echo "--- $x"; tr -d '\r' < "$T/$x" | tail -n 200; }
+	done; } >> "$f"
+	echo "bench: $1: $2 (kept in $(basename "$f"))"
 }
 
 fails=0 nboot=0
@@ -123,7 +123,7 @@ boot() {
 	cfg=$1 tries=0
 	while :; do
 		nboot=$((nboot + 1))
-		console $cfg
+		console "$cfg"
 		t0=$(date +%s)
 		case $cfg in
 		plain) qemu plain pipe:$T/plain; PIDS=$QPID ;;
@@ -147,16 +147,16 @@ boot() {
 			PIDS="$PIDS $QPID" ;;
 		esac
 		eval "PIDS_$cfg=\"$PIDS\""
-		if wait_line $cfg BENCH-READY $BOOT "$PIDS"; then
-			echo "bench: $cfg up in $(( $(date +%s) - t0 )) s: $(tr -d '\r' < $T/$cfg.con | grep -o 'online=.*')"
-			tr -d '\r' < $T/$cfg.con | grep '^BENCH guest ' | sed "s/^/cfg=$cfg round=boot /" >> $OUT
-			tr -d '\r' < $T/$cfg.con | grep -e '^BENCH guest ' -e '^BENCH-INFO ' |
+		if wait_line "$cfg" BENCH-READY "$BOOT" "$PIDS"; then
+			echo "bench: $cfg up in $(( $(date +%s) - t0 )) s: $(tr -d '\r' < "$T/$cfg.con" | grep -o 'online=.*')"
+			tr -d '\r' < "$T/$cfg.con" | grep '^BENCH guest ' | sed "s/^/cfg=$cfg round=boot /" >> "$OUT"
+			tr -d '\r' < "$T/$cfg.con" | grep -e '^BENCH guest ' -e '^BENCH-INFO ' |
 				sed -e "s/^BENCH /bench: $cfg: /" -e "s/^BENCH-INFO /bench: $cfg: /"
 			return 0
 		fi
 		fails=$((fails + 1))
-		stop $cfg
-		keep $cfg "boot failed (try $tries)"
+		stop "$cfg"
+		keep "$cfg" "boot failed (try $tries)"
 		echo "cfg=$cfg round=boot BENCH failed what=boot" >> $OUT
 		tries=$((tries + 1))
 		[ $tries -lt 3 ] || return 1
@@ -166,47 +166,47 @@ boot() {
 # stop CFG: stop CFG's QEMUs.
 stop() {
 	eval "P=\"\$PIDS_$1\""
-	kill $P 2>/dev/null
-	for p in $P; do wait $p; done
+	for p in $P; do kill "$p" 2>/dev/null; done
+	for p in $P; do wait "$p"; done
 }
 
 # cmd CFG WHAT ROUND: run one measurement in CFG's guest, collect its lines.
 cmd() {
 	eval "P=\"\$PIDS_$1\""
-	n=$(( $(tr -d '\r' < $T/$1.con | grep -c '^BENCH-DONE') + 1 ))
-	lines=$(tr -d '\r' < $T/$1.con | wc -l)
-	echo $2 > $T/$1.in
-	if ! wait_line $1 "^BENCH-DONE $n $2 " $STALL "$P"; then
+	n=$(( $(tr -d '\r' < "$T/$1.con" | grep -c '^BENCH-DONE') + 1 ))
+	lines=$(tr -d '\r' < "$T/$1.con" | wc -l)
+	echo "$2" > "$T/$1.in"
+	if ! wait_line "$1" "^BENCH-DONE $n $2 " "$STALL" "$P"; then
 		fails=$((fails + 1))
-		keep $1 "no answer to '$2' within $STALL s"
+		keep "$1" "no answer to '$2' within $STALL s"
 		echo "cfg=$1 round=$3 BENCH failed what=$2" >> $OUT
 		return 1
 	fi
-	tr -d '\r' < $T/$1.con | tail -n +$((lines + 1)) | grep '^BENCH ' |
+	tr -d '\r' < "$T/$1.con" | tail -n +$((lines + 1)) | grep '^BENCH ' |
 		sed "s/^/cfg=$1 round=$3 /" >> $OUT
-	tr -d '\r' < $T/$1.con | grep -q "^BENCH-DONE $n $2 0\$" || {
+	tr -d '\r' < "$T/$1.con" | grep -q "^BENCH-DONE $n $2 0\$" || {
 		echo "cfg=$1 round=$3 BENCH failed what=$2" >> $OUT
-		keep $1 "'$2' failed in the guest"
+		keep "$1" "'$2' failed in the guest"
 		return 1; }
 }
 
-start_spand || { echo "bench: spand did not start"; exit 1; }
+start_spand --log-level info || { echo "bench: spand did not start"; exit 1; }
 t0=$(date +%s)
 for c in $CFGS; do
-	boot $c || { echo "bench: $c does not boot: giving up"; exit 1; }
+	boot "$c" || { echo "bench: $c does not boot: giving up"; exit 1; }
 done
 echo "cfg=split round=boot BENCH joins order=$(sed -n 's/.*member_join vm=two.* name=\(m[01]\) .*/\1/p' $T/spand.log | tr '\n' ,)" >> $OUT
 
 ok=1
 r=0
-while [ $r -lt $ROUNDS ] && [ $ok = 1 ]; do
+while [ "$r" -lt "$ROUNDS" ] && [ "$ok" = 1 ]; do
 	for w in cpu ipi mmio pio; do
 		for c in $CFGS; do
-			cmd $c $w $r && continue
+			cmd "$c" "$w" "$r" && continue
 			# a stuck or failed guest is rebooted, the bench goes on
-			[ $fails -lt $MAXFAIL ] || { echo "bench: $fails failures: giving up"; ok=0; break 3; }
-			stop $c
-			boot $c || { ok=0; break 3; }
+			[ "$fails" -lt "$MAXFAIL" ] || { echo "bench: $fails failures: giving up"; ok=0; break 3; }
+			stop "$c"
+			boot "$c" || { ok=0; break 3; }
 		done
 	done
 	r=$((r + 1))
@@ -222,15 +222,15 @@ for m in 0 1; do
 	echo "cfg=split round=end BENCH qmp member=m$m ipis_sent=$(counter $T/qmp$m.log ipis-sent) ipis_received=$(counter $T/qmp$m.log ipis-received) mmio_forwarded=$(counter $T/qmp$m.log mmio-forwarded) pio_forwarded=$(counter $T/qmp$m.log pio-forwarded) errors=$(counter $T/qmp$m.log errors)" >> $OUT
 done ;;
 esac
-for c in $CFGS; do echo quit > $T/$c.in; done
+for c in $CFGS; do echo quit > "$T/$c.in"; done
 for c in $CFGS; do
 	eval "P=\"\$PIDS_$c\""
 	i=0
 	for p in $P; do
-		while kill -0 $p 2>/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
 	done
-	kill $P 2>/dev/null
-	for p in $P; do wait $p || echo "bench: $c: a QEMU exited $? after 'quit'"; done
+	for p in $P; do kill "$p" 2>/dev/null; done
+	for p in $P; do wait "$p" || echo "bench: $c: a QEMU exited $? after 'quit'"; done
 done
 stop_spand
 echo "bench: $fails failures, $(( $(date +%s) - t0 )) s"

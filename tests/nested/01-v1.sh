@@ -7,7 +7,8 @@
 # passed on.
 . /job/nested/lib.sh
 L1_SMP=2 L1_MEM=1G L1_TIMEOUT=330
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 if [ ! -f $N/vmlinux-debian ]; then
 	nok "V1 Debian guest kernel present # missing (scripts/fetch-guest)"; exit 0
 fi

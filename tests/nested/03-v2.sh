@@ -10,6 +10,7 @@
 # (its runs there and elsewhere: Documentation/testing.rst, "nested").
 L1_TIMEOUT=960 L2_TIMEOUT=900
 # L1_MEM and L1_SMP: run-nested-tests' defaults (1G, 2 vCPUs) from $N/params
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 span_topology V2 v2 2 1 "L1a and L1b" l1a:0:owner l1b:1
 exit 0

@@ -11,7 +11,8 @@
 # IPIs while three L1 vCPUs share the lab's two CPUs (its runs:
 # Documentation/testing.rst, "nested").
 L1_TIMEOUT=960 L2_TIMEOUT=900
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 # three L1s in the lab's 4G and on its 2 CPUs: smaller than the defaults
 L1_MEM=768M L1_SMP=1
 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2

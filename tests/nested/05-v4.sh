@@ -8,6 +8,7 @@
 . /job/nested/span-topology.sh
 L1_TIMEOUT=330
 # L1_MEM and L1_SMP: run-nested-tests' defaults (1G, 2 vCPUs) from $N/params
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 span_topology V4 v4 2 1 "L1a and L0" l1a:0:owner l0:1
 exit 0

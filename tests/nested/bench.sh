@@ -22,7 +22,8 @@
 . /job/nested/lib.sh
 . /job/nested/span-topology.sh
 L2_SMP=2 L2_MEM=256M L1_SMP=2 L1_MEM=1G L1_TIMEOUT=300 TOPOLOGIES=V1 ROUNDS=1
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 
 # run_base TAG: the guest as a guest of L0.
 run_base() {
@@ -60,7 +61,7 @@ run_topo() {
 	V2p) L1_SMP=1 L1_TIMEOUT=480 L2_TIMEOUT=450 span_topology V2p v2p 2 1 "L1a and L1b" l1a:0:owner l1b:1:pit=on ;;
 	V3) L1_SMP=1 L1_MEM=768M L1_TIMEOUT=960 L2_TIMEOUT=900 span_topology V3 v3 3 2 "L1a, L1b and L1c" l1a:0:owner l1b:1 l1c:2 ;;
 	V4) span_topology V4 v4 2 1 "L1a and L0" l1a:0:owner l0:1 ;;
-	*) echo "NESTED-M: level=L0 who=$(echo $1 | tr A-Z a-z)-l2 status=unknown-topology" ;;
+	*) echo "NESTED-M: level=L0 who=$(echo "$1" | tr '[:upper:]' '[:lower:]')-l2 status=unknown-topology" ;;
 	esac
 }
 
@@ -76,7 +77,7 @@ while [ $r -le $ROUNDS ]; do
 	[ $((r % 2)) = 0 ] && order=$rev
 	for t in $order; do
 		echo "nested: round $r: $t" >&2
-		run_topo $t | sed "s/^NESTED-M: /NESTED-M: round=$r /"
+		run_topo "$t" | sed "s/^NESTED-M: /NESTED-M: round=$r /"
 	done
 	r=$((r + 1))
 done

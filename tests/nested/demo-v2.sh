@@ -8,7 +8,8 @@
 . /job/nested/lib.sh
 . /job/nested/span-topology.sh
 L1_MEM=1G L1_TIMEOUT=330
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 L1_SMP=1
 step() { echo; echo "==> $*"; }
 step "V2: spand in the lab (L0) holds span VM 'v2' (256 MiB); L1a and L1b (our kernel and QEMU, KVM inside) each get a span-pci device and run one QEMU member of an unmodified Debian guest"

@@ -21,17 +21,21 @@
 # disk test to that vCPU (V2..V4: a vCPU of another hypervisor than the
 # disk's owner).
 CPU_WORK=2000 CPU_REPS=1 EXITS=0 IPI_RT=0 BLK=1 BLK_CPU=
+# shellcheck source=/dev/null # written for the run (l2_initrd, tests/nested/lib.sh)
 [ -f /job/params ] && . /job/params
 l2_mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
 if [ "$BLK" = 1 ]; then
-	for m in $l2_mods; do [ -f /job/modules/$m.ko ] && insmod /job/modules/$m.ko 2>/dev/null; done
+	for m in $l2_mods; do [ -f "/job/modules/$m.ko" ] && insmod "/job/modules/$m.ko" 2>/dev/null; done
 fi
 n=$(nproc)
 echo "guest: kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online) nproc=$n clock=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) up=$(cut -d' ' -f1 /proc/uptime)"
 [ "$EXITS" -gt 0 ] && /job/nested-bench exit "$EXITS" 5 | grep median
 [ "$IPI_RT" -gt 0 ] && [ "$n" -ge 2 ] &&
 	/job/span-bench ipi "$IPI_RT" 5 "0:$((n - 1))" | sed 's/^BENCH /NBENCH /'
-cpus=$(i=0; while [ $i -lt $n ]; do printf '%d ' $i; i=$((i + 1)); done)
+# the vCPUs 0..n-1, one argument each
+set --
+i=0
+while [ $i -lt "$n" ]; do set -- "$@" "$i"; i=$((i + 1)); done
 # the markers let the L1 below count the exits of the job alone, and the
 # lab below that (the L1 relays them on its console); each polls a
 # console once a second, so with EXIT_WATCH the job waits for both after
@@ -44,7 +48,7 @@ echo "NBENCH cpu-start"
 # some vCPU and its port accesses: exits in V1, accesses forwarded to the
 # device owner in V2)
 cat /proc/interrupts > /tmp/irq.start
-/job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" $cpus > /tmp/nbench.out || { cat /tmp/nbench.out; exit 1; }
+/job/nested-bench cpu "$CPU_WORK" "$CPU_REPS" "$@" > /tmp/nbench.out || { cat /tmp/nbench.out; exit 1; }
 cat /proc/interrupts > /tmp/irq.end
 cat /tmp/nbench.out
 echo "NBENCH cpu-done"

@@ -83,7 +83,7 @@ kvm_exits_snapshot() {
 		done
 		# this level's CPU time split (/proc/stat, USER_HZ ticks): guest is
 		# its guest running, system its KVM, user its QEMU
-		read -r _ us ni sy id io hi si st gu _ < /proc/stat
+		read -r _ us _ sy id _ _ _ st gu _ < /proc/stat
 		read -r up _ < /proc/uptime	# seconds, 2 decimals
 		s="$s l1_user=$us l1_system=$sy l1_idle=$id l1_steal=$st l1_guest=$gu l1_uptime_cs=${up%.*}${up#*.}"
 		for t in "/proc/$p/task/"*; do
@@ -91,7 +91,7 @@ kvm_exits_snapshot() {
 			n=${l#*\(}
 			n=${n%%\)*}
 			# from field 3 (state) on: utime and stime are the 12th and 13th
-			# shellcheck disable=SC2086
+			# shellcheck disable=SC2086 # the stat fields, one word each
 			set -- ${l##*\) }
 			s="$s thr_$(echo "$n" | tr ' /' '__')=$((${12} + ${13}))"
 		done
@@ -159,7 +159,7 @@ l0_job_watch() {
 		# read-write: opening a FIFO so never blocks, even when its L1 is gone
 		for v in "$@"; do [ -p "$T/$v.ctl.in" ] && echo "$m" 1<> "$T/$v.ctl.in"; done
 		for v in "$@"; do kvm_exits_snapshot "$o.$v.$x" "file:$T/$v.con"; done
-		[ $m = cpu-done ] && break
+		[ "$m" = cpu-done ] && break
 	done) &
 	L0W=$!
 }
@@ -177,6 +177,9 @@ kvm_exits_ctl_watch() {
 	done < "$1") &
 	KW=$!
 }
+# kvm_exits_watch_stop: stop the watcher that kvm_exits_watch or
+# kvm_exits_ctl_watch started.
+kvm_exits_watch_stop() { kill "$KW" 2>/dev/null; }
 # l0_job_lines WHO OUT L1...: one "NESTED-M: level=L0 who=WHO vm=L1
 # l0-job-exits ..." line per L1 watched by l0_job_watch (nothing for one
 # whose job it did not see).
@@ -191,7 +194,7 @@ l0_job_lines() {
 }
 # kvm_exits_line OUT: " kvm_REASON=N ... thr_NAME=N ... irq_NAME=N ..." of
 # the job (end minus start; threads of one name summed), or nothing if the
-# watcher saw no job (stop the watcher first: kill "$KW").
+# watcher saw no job (stop the watcher first: kvm_exits_watch_stop).
 kvm_exits_line() {
 	[ -s "$1.start" ] && [ -s "$1.end" ] || return 0
 	awk 'function add(k, v) { if (!(k in seen)) { seen[k] = 1; order[++n] = k }; c[f <= 2 ? "s" : "e", k] += v }
@@ -238,7 +241,7 @@ l1_initrd() {
 	d=$T/l1rd.$$
 	rm -rf "$d" && mkdir -p "$d/job/nested"
 	cp "$1" "$d/job/run"
-	for f in $N/*; do
+	for f in "$N"/*; do
 		case "$f" in */lab.cpio) ;; *) cp -r "$f" "$d/job/nested/" ;; esac
 	done
 	pack_initrd $N/lab.cpio "$d" "$2"
@@ -274,6 +277,7 @@ vm() {
 		-display none -no-reboot -nodefaults -nic none -vga none \
 		-serial "file:$con" "$@" > "$con.qemu" 2>&1
 	rc=$?
+	# shellcheck disable=SC2034 # VM_MS is for the caller (see above)
 	VM_MS=$(( $(now_ms) - t0 ))
 	VM_STATUS=$(guest_status "$con")
 	VM_ERR=

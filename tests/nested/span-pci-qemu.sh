@@ -65,7 +65,7 @@ rm -f $T/l1base.cpio
 echo "L0: $(date +%T) L1 initrd $(du -m $T/l1.initrd | cut -f1) MB; free: $(free -m | awk '/Mem:/ {print $4}') MB"
 
 start=$(date +%s)
-timeout -k 5 ${L1_TIMEOUT:-150} qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m 1G \
+timeout -k 5 "${L1_TIMEOUT:-150}" qemu-system-x86_64 -accel kvm -cpu host,-tsc-deadline -smp 1 -m 1G \
 	-kernel /boot/vmlinux -initrd $T/l1.initrd \
 	-append "console=ttyS0 panic=-1 quiet loglevel=5 span.run=/job/run span.quiet=1" \
 	-nographic -no-reboot -nodefaults -nic none -vga none -serial file:$T/l1.console \

@@ -97,7 +97,7 @@ grep_check "span-pci: HELLO for another span refused" "refused a HELLO for span 
 grep_check "span-pci: bad input refused, device still works" 'PROBE ok device still works after bad input' $T/l1.console
 if grep -q 'PROBE FAIL refused:' $T/l1.console; then nok "span-pci: every bad input refused # $(grep 'PROBE FAIL refused:' $T/l1.console | head -n 1)"; else ok "span-pci: every bad input refused"; fi
 grep_check "span-pci: own doorbell is an irqfd on L0" 'own doorbell via irqfd' $T/l0qemu.log
-[ $hst = 0 ] && ok "span-pci: L0 member finished" || nok "span-pci: L0 member finished # status $hst"
+if [ "$hst" = 0 ]; then ok "span-pci: L0 member finished"; else nok "span-pci: L0 member finished # status $hst"; fi
 if [ $cst = 0 ] && grep -q 'PROBE ok canary intact' $T/canary.log; then
 	ok "span-pci: isolation: a span no device serves is unchanged after the L1 wrote all of its own and tried bad input"
 else

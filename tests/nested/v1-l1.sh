@@ -8,7 +8,8 @@
 # Prints NESTED-TAP lines and NESTED-M measurements on its console.
 . /job/nested/lib.sh
 L2_SMP=2 L2_MEM=256M L2_TIMEOUT=240 L1_EXITS=0 BLK=1
-[ -f $N/params ] && . $N/params
+# shellcheck source=/dev/null # written for the run (scripts/run-nested-tests)
+[ -f "$N/params" ] && . "$N/params"
 echo "NESTED-M: level=L1 mem_total_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) mem_avail_before_l2_kb=$(mem_avail_kb) cpus=$(nproc)"
 if [ ! -c /dev/kvm ]; then
 	nok "V1 L1 has /dev/kvm (kvm_amd nested=1 in the lab) # no /dev/kvm in the L1"
@@ -20,20 +21,21 @@ if [ "$L1_EXITS" -gt 0 ]; then
 fi
 heartbeat_start 10
 l2_initrd $N/l2-job.sh $T/l2.rd
-disk=
+# the L2's disk, if any: QEMU arguments
+set --
 if [ "$BLK" = 1 ]; then
 	dd if=/dev/zero of=$T/disk.img bs=1M count=4 2>/dev/null
-	disk="-drive file=$T/disk.img,if=virtio,format=raw,cache=none"
+	set -- -drive "file=$T/disk.img,if=virtio,format=raw,cache=none"
 fi
 (while :; do mem_avail_kb; sleep 1; done) > $T/avail &
 S=$!
 case "$EXIT_WATCH" in 1) kvm_exits_watch $T/l2.con $T/exits ;; boot) kvm_exits_watch $T/l2.con $T/exits boot ;; esac
 SMP=$L2_SMP MEM=$L2_MEM TIMEOUT=$L2_TIMEOUT vm "L2 (Debian kernel, in the V1 L1)" \
-	$N/vmlinux-debian $T/l2.rd $T/l2.con $disk
+	$N/vmlinux-debian $T/l2.rd $T/l2.con "$@"
 kill $S 2>/dev/null
 heartbeat_stop
 echo "NESTED-M: level=L1 l2_launch_to_poweroff_ms=$VM_MS mem_avail_min_during_l2_kb=$(sort -n $T/avail | head -n 1)"
-[ -z "$EXIT_WATCH" ] || kill "$KW" 2>/dev/null
+[ -z "$EXIT_WATCH" ] || kvm_exits_watch_stop
 case "$EXIT_WATCH" in
 1) echo "NESTED-M: level=L1 who=v1-l2 cpu-job-exits$(kvm_exits_line $T/exits)" ;;
 boot) echo "NESTED-M: level=L1 who=v1-l2 boot-exits$(kvm_exits_line $T/exits)" ;;

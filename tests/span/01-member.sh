@@ -74,8 +74,8 @@ grep_check "query-span answers" '"member": "m0"' $T/qmp.log
 grep_check "query-span: vCPUs local" '"local": true' $T/qmp.log
 # The guest's memory is spand's memfd: read it through spand's fd.
 found=
-for f in /proc/$SPAND/fd/*; do
-	case "$(readlink $f)" in *memfd*) grep -q -a 'span-guest-wrote-83810205-marker' $f && found=1 ;; esac
+for f in /proc/"$SPAND"/fd/*; do
+	case "$(readlink "$f")" in *memfd*) grep -q -a 'span-guest-wrote-83810205-marker' "$f" && found=1 ;; esac
 done
 check "spand's memory holds what the guest wrote" [ -n "$found" ]
 stop_spand

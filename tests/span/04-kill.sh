@@ -15,14 +15,14 @@ mkinitrd $T/long.sh $T/long.rd
 start_spand --create vm1:256M --create vm2:256M
 export SMP=4 MEMBER_TIMEOUT=200
 
-# $1: VM, $2: which member to kill (0 or 1); sets KRC (survivor's status)
-# and KSECS (seconds it took to stop).
+# $1: VM, $2: which member to kill (0 or 1); sets KSECS (seconds the
+# survivor took to stop).
 kill_run() {
 	rm -f $T/k0 $T/k1
-	member $T/k0 $T/long.rd -span $1,socket=$SOCK,member=a$2,vcpus=0-1 \
+	member $T/k0 $T/long.rd -span "$1,socket=$SOCK,member=a$2",vcpus=0-1 \
 		-machine kernel-irqchip=split > $T/a.txt 2>&1 &
 	A=$!
-	member $T/k1 $T/long.rd -span $1,socket=$SOCK,member=b$2,vcpus=2-3 \
+	member $T/k1 $T/long.rd -span "$1,socket=$SOCK,member=b$2",vcpus=2-3 \
 		-machine kernel-irqchip=split > $T/b.txt 2>&1 &
 	B=$!
 	i=0
@@ -32,12 +32,12 @@ kill_run() {
 	# kill the QEMU process itself, not the shell running it
 	qpid=
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' < $p/cmdline 2>/dev/null | grep -q "^$QEMU .*member=$v," && qpid=${p#/proc/}
+		tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "^$QEMU .*member=$v," && qpid=${p#/proc/}
 	done
 	echo "killing $v: QEMU pid $qpid"
-	kill -9 $qpid
+	kill -9 "$qpid"
 	t0=$(date +%s)
-	wait $survivor; KRC=$?
+	wait "$survivor"
 	KSECS=$(( $(date +%s) - t0 ))
 	wait $victim 2>/dev/null
 }

@@ -29,7 +29,7 @@ start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
 qmp_pipe $T/qmp
 QMPCAT=$!
-export SMP=4 MEMBER_TIMEOUT=${SPLIT_TIMEOUT:-480}
+export SMP=4 MEMBER_TIMEOUT="${SPLIT_TIMEOUT:-480}"
 member $T/c0 $T/deb.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split -cpu $GUEST_CPU \
 	-chardev pipe,id=qmp,path=$T/qmp -mon chardev=qmp,mode=control \
@@ -42,7 +42,7 @@ member $T/c1 $T/deb.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 M1=$!
 # ask query-span once the guest is up (its job prints first)
 i=0
-while ! grep -q 'guest-online' $T/c0 2>/dev/null && [ $i -lt ${SPLIT_WAIT:-2000} ]; do sleep 0.2; i=$((i + 1)); done
+while ! grep -q 'guest-online' "$T/c0" 2>/dev/null && [ $i -lt "${SPLIT_WAIT:-2000}" ]; do sleep 0.2; i=$((i + 1)); done
 qmp_query_span $T/qmp
 qmp_query_span $T/qmp1
 wait $M0; r0=$?

@@ -66,7 +66,7 @@ grep_check "stress: Debian's kernel brings up all 4 vCPUs" 'guest-online=0-3' $T
 grep_check "stress: guest job ran to its end" 'stress-finished' $T/console
 grep_check "stress: no corruption (span-stress ok, 4 workers)" "^span-stress: ok t=[0-9]* s workers=4 " $T/console
 t=$(tr -d '\r' < $T/console | sed -n 's/^span-stress: ok t=\([0-9]*\) s .*/\1/p')
-check "stress: ran for $secs s (${t:-0} s)" [ "${t:-0}" -ge $secs ]
+check "stress: ran for $secs s (${t:-0} s)" [ "${t:-0}" -ge "$secs" ]
 grep_check "stress: span-stress exit status 0" 'stress-status=0' $T/console
 n=$(tr -d '\r' < $T/console | sed -n 's/^span-stress: ok .* forks=\([0-9]*\) .*/\1/p')
 check "stress: forked and executed (${n:-0} times)" [ "${n:-0}" -gt 0 ]

@@ -68,7 +68,7 @@ JOB
 mkinitrd $T/net.sh $T/net.rd
 start_spand --create vm1:256M
 rm -f $T/c0 $T/c1 $T/c2	# consoles of an earlier test must not satisfy the waits
-export SMP=4 MEMBER_TIMEOUT=${NET_TIMEOUT:-120}
+export SMP=4 MEMBER_TIMEOUT="${NET_TIMEOUT:-120}"
 member $T/c0 $T/net.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \

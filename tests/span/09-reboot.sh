@@ -53,7 +53,7 @@ done
 # Four boots, each up to about a minute with shadow paging (120 s in all
 # was too short; Documentation/qemu-span.rst, 09-reboot): 480 s is the
 # bound of a hang, not a speed target.
-export SMP=4 MEMBER_TIMEOUT=${REBOOT_TIMEOUT:-480} REBOOT=1
+export SMP=4 MEMBER_TIMEOUT="${REBOOT_TIMEOUT:-480}" REBOOT=1
 member $T/c0 $T/reboot.rd -span vm1,socket=$SOCK,member=m0,vcpus=0-1 \
 	-machine kernel-irqchip=split \
 	-drive file=$T/disk.img,if=virtio,format=raw,cache=none \
@@ -67,7 +67,7 @@ member $T/c1 $T/reboot.rd -span vm1,socket=$SOCK,member=m1,vcpus=2-3 \
 M1=$!
 wait $M0; r0=$?
 wait $M1; r1=$?
-kill $QMPW0 $QMPW1 2>/dev/null
+kill "$QMPW0" "$QMPW1" 2>/dev/null
 cat $T/c0 $T/c1 | tr -d '\r' > $T/console
 check "reboot: member 0 exits 0 after the last poweroff" [ $r0 = 0 ]
 check "reboot: member 1 exits 0 after the last poweroff" [ $r1 = 0 ]

@@ -44,22 +44,22 @@ M2=$!
 # qemu_pid MEMBER: the pid of that member's QEMU (its main thread)
 qemu_pid() {
 	for p in /proc/[0-9]*; do
-		case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in
+		case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in
 		"$QEMU "*"member=$1,"*) echo "${p#/proc/}"; return ;;
 		esac
 	done
 }
 # wakeups PID: context switches of the main thread so far
-wakeups() { awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }' /proc/$1/status 2>/dev/null; }
+wakeups() { awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }' "/proc/$1/status" 2>/dev/null; }
 i=0
 while ! grep -q 'quiet: sleeping' $T/c0 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.2; i=$((i + 1)); done
 grep_check "quiet: guest up on all 4 vCPUs" 'guest-online=0-3' $T/c0
 sleep 2	# the guest's last console line and its interrupts are over
 p1=$(qemu_pid m1) p2=$(qemu_pid m2)
 if [ -n "$p1" ] && [ -n "$p2" ]; then
-	a1=$(wakeups $p1) a2=$(wakeups $p2)
+	a1=$(wakeups "$p1") a2=$(wakeups "$p2")
 	sleep $SECS
-	b1=$(wakeups $p1) b2=$(wakeups $p2)
+	b1=$(wakeups "$p1") b2=$(wakeups "$p2")
 	r1=$(((b1 - a1) / SECS)) r2=$(((b2 - a2) / SECS))
 	echo "quiet: main-loop wake-ups per s over ${SECS} s: m1 (default) $r1, m2 (pit=on) $r2"
 	# the PIT alone is 36.4 expiries a second

@@ -23,7 +23,8 @@ mkdir -p "$T"
 # its logs only at its end otherwise.
 on_term() {
 	echo "--- stopped by its bound; the last lines of its files:"
-	for f in $(ls -t $T/c[0-9] $T/m[0-9].txt $T/q[0-9].log $T/qmp*.log $T/spand.log 2>/dev/null); do
+	stat -c '%Y %n' "$T"/c[0-9] "$T"/m[0-9].txt "$T"/q[0-9].log "$T"/qmp*.log \
+		"$T/spand.log" 2>/dev/null | sort -rn | while read -r _ f; do
 		echo "--- $f (tail)"; tail -n 25 "$f" | tr -d '\r' | cut -c1-300
 	done
 	exit 143
