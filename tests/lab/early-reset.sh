@@ -5,10 +5,10 @@
 # and catch it: RUNS boots of the 02-split guest; members run with
 # -action reboot=shutdown,shutdown=pause so that a reset freezes both, and
 # the first frozen boot's QMP events, vCPU registers and LAPICs of both
-# members are printed.  It needs tests/span/lib.sh next to it in the job
-# folder (/job/span), e.g.:
+# members are printed.  It needs tests/span/lib.sh and tests/lib/lab.sh
+# (which lib.sh sources) next to it in the job folder (/job/span), e.g.:
 #   job=$(mktemp -d build/lab/job.XXXXXX); mkdir $job/span
-#   cp tests/span/lib.sh tests/lab/early-reset.sh $job/span/
+#   cp tests/span/lib.sh tests/lib/lab.sh tests/lab/early-reset.sh $job/span/
 #   echo 'RUNS=25 sh /job/span/early-reset.sh' > $job/job.sh
 #   scripts/lab --timeout 1500 --job $job --script $job/job.sh
 # RUNS (default 20), CATCH (stop after this many resets, default 1) and
