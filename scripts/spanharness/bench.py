@@ -28,6 +28,16 @@ def _ordered_add(lists, key, item):
         lst.append(item)
 
 
+def _counters(words, pattern):
+    """The counters among a marker line's words: (prefix, name, value) for
+    each "name=value" word whose name matches pattern (group 1: the prefix)."""
+    for w in words:
+        m = re.match(pattern, w)
+        if m:
+            kv = w.split("=")
+            yield m.group(1), kv[0], num(kv[1] if len(kv) > 1 else "")
+
+
 def _topo(who):
     """The topology name of a guest: "v2b-l2" is V2b."""
     return "V" + who[1:who.index("-")]
@@ -98,16 +108,12 @@ class _Nested:
             if re.match(r"L1[b-z]$", lv):
                 jw = who + "@" + lv
                 _ordered_add(self.jol, who, lv)
-            for w in words:
-                m = re.match(r"(kvm|l1|thr|irq)_", w)
-                if not m:
-                    continue
-                kv = w.split("=")
-                k = kv[0][4:] if m.group(1) == "kvm" else kv[0]
-                self.jx[jw, rnd, k] = self.jx.get((jw, rnd, k), 0) + num(kv[1] if len(kv) > 1 else "")
+            for pre, k, v in _counters(words, r"(kvm|l1|thr|irq)_"):
+                k = k[4:] if pre == "kvm" else k
+                self.jx[jw, rnd, k] = self.jx.get((jw, rnd, k), 0) + v
                 # by the prefix of the raw key: kvm_irq_exits is an exit count
-                if m.group(1) in ("kvm", "thr", "irq"):
-                    self._key(m.group(1), k)
+                if pre in ("kvm", "thr", "irq"):
+                    self._key(pre, k)
             if any(w.startswith("kvm_") for w in words):
                 self.jrounds.add((jw, rnd))
         elif kind == "exit-median":
@@ -117,12 +123,10 @@ class _Nested:
         # a span member's traffic over the job (query-span counters)
         if " cpu-job-span" in line and rnd != "":
             lv = f.get("level", "")
-            for w in words:
-                if w.startswith("span_"):
-                    kv = w.split("=")
-                    k = kv[0][5:]
-                    self.sx[who, lv, k] = self.sx.get((who, lv, k), 0) + num(kv[1] if len(kv) > 1 else "")
-                    self._key("span", k)
+            for _, k, v in _counters(words, r"(span)_"):
+                k = k[5:]
+                self.sx[who, lv, k] = self.sx.get((who, lv, k), 0) + v
+                self._key("span", k)
             _ordered_add(self.sxl, who, lv)
         # the guest's own interrupts over the job, per vCPU ("RES=3/40")
         if kind == "irqs" and (rnd != "" or who == "base"):
@@ -139,15 +143,11 @@ class _Nested:
         # the lab's view of each L1 over the same job (l0_job_watch)
         if " l0-job-exits" in line and rnd != "":
             vm = re.sub(r"^V[0-9][a-z]?-", "", f.get("vm", ""))
-            for w in words:
-                m = re.match(r"(kvm|l1|thr)_", w)
-                if not m:
-                    continue
-                kv = w.split("=")
-                k = kv[0][4:] if m.group(1) == "kvm" else kv[0]
-                self.lx[who, vm, rnd, k] = self.lx.get((who, vm, rnd, k), 0) + num(kv[1] if len(kv) > 1 else "")
-                if m.group(1) != "l1":
-                    self._key("l0" + m.group(1), k)
+            for pre, k, v in _counters(words, r"(kvm|l1|thr)_"):
+                k = k[4:] if pre == "kvm" else k
+                self.lx[who, vm, rnd, k] = self.lx.get((who, vm, rnd, k), 0) + v
+                if pre != "l1":
+                    self._key("l0" + pre, k)
             _ordered_add(self.lvms, who, vm)
             self.lrounds.add((who, vm, rnd))
         if words and words[0] == "span-pci-attach":
