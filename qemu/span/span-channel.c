@@ -5,20 +5,23 @@
  * memory and the channel to the other members (shared-memory rings with
  * doorbells) and keeps a socket to it.  Received messages are validated by
  * libspan and go to the handler their type registered
- * (span_register_handler()).
+ * (span_register_handler()), on the main loop or on the receive thread.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "qemu/atomic.h"
 #include "qemu/error-report.h"
+#include "qemu/event_notifier.h"
 #include "qemu/host-utils.h"
 #include "qemu/lockable.h"
 #include "qemu/main-loop.h"
+#include "qemu/queue.h"
+#include "qemu/rcu.h"
+#include "qemu/thread.h"
 #include "qapi/error.h"
-#include "hw/core/cpu.h"
-#include "system/cpus.h"
 #include "system/kvm.h"
 #include "system/runstate.h"
 #include "span-internal.h"
@@ -29,15 +32,47 @@ SpanState span = { .firmware = -1, .wait = SPAN_WAIT_DEFAULT };
 static struct {
     SpanHandler *fn;
     size_t min_size;
+    SpanHandlerThread thread;
 } handlers[SPAN_MSG_TYPE_MAX];
+
+/*
+ * The receive thread ("span-rx") reads the channel from the moment the
+ * machine exists (span_channel_start(); before, span_drain() reads it).
+ * It runs SPAN_RX handlers itself, without a lock, and SPAN_RX_BQL ones
+ * holding the BQL when no earlier message waits for the main loop; every
+ * other message is queued for the main loop (a bottom half), in the order
+ * received.  So a vCPU waiting for a peer's answer gets it even while the
+ * main loop waits for that vCPU, and a forwarded access or an interrupt
+ * costs no extra thread hop.
+ */
+#define SPAN_RXQ_MAX 4096           /* messages waiting for the main loop */
+
+typedef struct SpanQueued {
+    QSIMPLEQ_ENTRY(SpanQueued) next;
+    struct span_msg_hdr h;          /* h.len bytes with the payload */
+} SpanQueued;
+
+static struct {
+    bool running;                   /* set on the main loop, once */
+    QemuThread thread;
+    EventNotifier wake;             /* look again (span_request() ran) */
+    QEMUBH *bh;                     /* span_run_queue() */
+    QemuMutex lock;                 /* guards what follows */
+    QemuCond drained;               /* the queue shrank */
+    QSIMPLEQ_HEAD(, SpanQueued) queue;
+    unsigned len;
+    bool lost;                      /* spand is gone */
+} rx;
 
 static uint8_t *rx_buf;             /* one received message */
 
-void span_register_handler(uint16_t type, size_t min_size, SpanHandler *fn)
+void span_register_handler(uint16_t type, size_t min_size, SpanHandler *fn,
+                           SpanHandlerThread thread)
 {
     assert(type < SPAN_MSG_TYPE_MAX && !handlers[type].fn);
     handlers[type].fn = fn;
     handlers[type].min_size = min_size;
+    handlers[type].thread = thread;
 }
 
 void span_count_at(size_t offset, uint32_t peers, uint64_t n,
@@ -147,6 +182,10 @@ int span_request(uint16_t type, const void *payload, size_t size)
     span_count(messages_sent, SPAN_MEMBER_NONE);
     r = span_member_request(span.m, msg, len, reply, sizeof(reply),
                             SPAN_REQUEST_TIMEOUT);
+    if (rx.running) {
+        /* messages received meanwhile wait in libspan, not on an fd */
+        event_notifier_set(&rx.wake);
+    }
     if (r < 0) {
         span_fail(SPAN_MEMBER_NONE, "request to spand failed");
         return r;
@@ -162,7 +201,46 @@ int span_request(uint16_t type, const void *payload, size_t size)
     return ack->status;
 }
 
-static void span_handle(const struct span_msg_hdr *h)
+/* Queues h for the main loop; waits while the queue is full. */
+static void span_rx_queue(const struct span_msg_hdr *h)
+{
+    SpanQueued *q = g_malloc(offsetof(SpanQueued, h) + h->len);
+
+    memcpy(&q->h, h, h->len);
+    WITH_QEMU_LOCK_GUARD(&rx.lock) {
+        while (rx.len >= SPAN_RXQ_MAX) {
+            qemu_cond_wait(&rx.drained, &rx.lock);
+        }
+        QSIMPLEQ_INSERT_TAIL(&rx.queue, q, next);
+        rx.len++;
+    }
+    qemu_bh_schedule(rx.bh);
+}
+
+/* Receive thread: runs a SPAN_RX_BQL handler unless it must wait in line. */
+static void span_rx_bql(const struct span_msg_hdr *h)
+{
+    bool behind;
+
+    bql_lock();
+    /* with the BQL, the main loop is not running a queued message either */
+    WITH_QEMU_LOCK_GUARD(&rx.lock) {
+        behind = !QSIMPLEQ_EMPTY(&rx.queue);
+    }
+    if (!behind) {
+        handlers[h->type].fn(h, h + 1);
+    }
+    bql_unlock();
+    if (behind) {
+        span_rx_queue(h);
+    }
+}
+
+/*
+ * Handles one validated message, on the receive thread (rx_thread) as its
+ * handler was registered, or on the main loop.
+ */
+static void span_dispatch(const struct span_msg_hdr *h, bool rx_thread)
 {
     size_t size = h->len - sizeof(*h);
 
@@ -175,10 +253,20 @@ static void span_handle(const struct span_msg_hdr *h)
         span_fail(h->src, "payload too short");
         return;
     }
-    handlers[h->type].fn(h, h + 1);
+    if (!rx_thread || handlers[h->type].thread == SPAN_RX) {
+        handlers[h->type].fn(h, h + 1);
+    } else if (handlers[h->type].thread == SPAN_RX_BQL) {
+        span_rx_bql(h);
+    } else {
+        span_rx_queue(h);
+    }
 }
 
-bool span_drain(void)
+/*
+ * Reads and dispatches every pending message, then re-arms the doorbell.
+ * Returns false once spand is gone.
+ */
+static bool span_read(bool rx_thread)
 {
     ssize_t r;
     int pending;
@@ -193,7 +281,7 @@ bool span_drain(void)
             if (r <= 0) {
                 break;
             }
-            span_handle((const struct span_msg_hdr *)rx_buf);
+            span_dispatch((const struct span_msg_hdr *)rx_buf, rx_thread);
         }
         if (r == -ECONNRESET) {
             return false;
@@ -208,25 +296,83 @@ bool span_drain(void)
     return true;
 }
 
-void span_fd_read(void *opaque)
+/* Main loop: runs the messages the receive thread queued, in order. */
+static void span_run_queue(void *opaque)
 {
-    if (!span_drain()) {
-        qemu_set_fd_handler(span_member_event_fd(span.m), NULL, NULL, NULL);
-        qemu_set_fd_handler(span_member_control_fd(span.m), NULL, NULL, NULL);
+    static bool stopped;
+    SpanQueued *q;
+    bool lost;
+
+    for (;;) {
+        WITH_QEMU_LOCK_GUARD(&rx.lock) {
+            q = QSIMPLEQ_FIRST(&rx.queue);
+            if (q) {
+                QSIMPLEQ_REMOVE_HEAD(&rx.queue, next);
+                rx.len--;
+                qemu_cond_signal(&rx.drained);
+            }
+            lost = rx.lost;
+        }
+        if (!q) {
+            break;
+        }
+        handlers[q->h.type].fn(&q->h, &q->h + 1);
+        g_free(q);
+    }
+    if (lost && !stopped) {
+        stopped = true;
         span_stop(SHUTDOWN_CAUSE_HOST_ERROR, "lost the connection to spand");
     }
 }
 
-bool span_main_loop_waits_for(CPUState *cpu)
+static void *span_rx_thread(void *opaque)
 {
-    return qatomic_read(&cpu->stop) || !cpu_work_list_empty(cpu);
+    struct pollfd pfd[] = {
+        { .fd = span_member_event_fd(span.m), .events = POLLIN },
+        { .fd = span_member_control_fd(span.m), .events = POLLIN },
+        { .fd = event_notifier_get_fd(&rx.wake), .events = POLLIN },
+    };
+
+    rcu_register_thread();          /* SPAN_RX_BQL handlers access memory */
+    while (span_read(true)) {
+        if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0 && errno != EINTR) {
+            span_fail(SPAN_MEMBER_NONE, "poll failed");
+            g_usleep(1000);
+        }
+        event_notifier_test_and_clear(&rx.wake);
+    }
+    WITH_QEMU_LOCK_GUARD(&rx.lock) {
+        rx.lost = true;
+    }
+    qemu_bh_schedule(rx.bh);
+    rcu_unregister_thread();
+    return NULL;
 }
 
-void span_drain_for_vcpu(void)
+void span_channel_start(void)
 {
-    bql_lock();
-    span_fd_read(NULL);
-    bql_unlock();
+    assert(!rx.running);
+    qemu_mutex_init(&rx.lock);
+    qemu_cond_init(&rx.drained);
+    QSIMPLEQ_INIT(&rx.queue);
+    if (event_notifier_init(&rx.wake, false) < 0) {
+        error_report("span: cannot create the receive thread's eventfd");
+        exit(1);
+    }
+    rx.bh = qemu_bh_new(span_run_queue, NULL);
+    rx.running = true;
+    qemu_thread_create(&rx.thread, "span-rx", span_rx_thread, NULL,
+                       QEMU_THREAD_DETACHED);
+}
+
+bool span_drain(void)
+{
+    if (!rx.running) {
+        return span_read(false);
+    }
+    span_run_queue(NULL);
+    QEMU_LOCK_GUARD(&rx.lock);
+    return !rx.lost;
 }
 
 /* spand's memory-event subscriptions: nothing of a vCPU member's. */
@@ -290,17 +436,12 @@ void span_init(Error **errp)
     rx_buf = g_malloc(SPAN_MSG_MAX);
     span.dev_owner = SPAN_MEMBER_NONE;
 
-    span_register_handler(SPAN_MSG_MEM_SUBSCRIBE, 0, span_ignore);
-    span_register_handler(SPAN_MSG_MEM_UNSUBSCRIBE, 0, span_ignore);
+    span_register_handler(SPAN_MSG_MEM_SUBSCRIBE, 0, span_ignore, SPAN_RX);
+    span_register_handler(SPAN_MSG_MEM_UNSUBSCRIBE, 0, span_ignore, SPAN_RX);
     span_membership_init();
     span_irq_init();
     span_io_init();
     span_shadow_init();
     span_kick_init();           /* its topology notifier runs first */
     span_lifecycle_init();
-
-    qemu_set_fd_handler(span_member_event_fd(span.m), span_fd_read, NULL,
-                        NULL);
-    qemu_set_fd_handler(span_member_control_fd(span.m), span_fd_read, NULL,
-                        NULL);
 }

@@ -19,13 +19,16 @@
  * and follows topology and run-state changes through the notifier lists
  * below; no file calls into another concern's internals for those.
  *
- * Threads: message handlers, notifiers and QMP run on the main loop with
- * the BQL.  vCPU threads send (span_send_interrupt(), span_forward_eoi(),
+ * Threads: the receive thread (span-channel.c) reads the channel.  It
+ * completes what vCPUs wait for itself (forwarded accesses' answers,
+ * shadow-paging requests and acknowledgements), runs forwarded accesses,
+ * interrupts and EOIs holding the BQL, and hands every other message, in
+ * order, to the main loop (SpanHandlerThread); those handlers, the
+ * notifiers and QMP run on the main loop with the BQL.
+ * vCPU threads send (span_send_interrupt(), span_forward_eoi(),
  * span_forward_io(), span_wt_*()) and wait for answers without the BQL;
  * span.lock serialises every libspan call and guards the placement, the
- * forwarded accesses in flight and the shadow-paging state.  A vCPU
- * thread reads the channel itself (span_drain_for_vcpu(), with the BQL)
- * only while the main loop waits for that vCPU.
+ * forwarded accesses in flight and the shadow-paging state.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -91,11 +94,33 @@ extern SpanState span;
 /* ---- channel core (span-channel.c) ------------------------------------ */
 
 /*
- * Handles one validated message from the channel (main loop, BQL held):
- * h->len - sizeof(*h) >= the minimum size it was registered with.
+ * Handles one validated message from the channel: h->len - sizeof(*h) >=
+ * the minimum size it was registered with.
  */
 typedef void SpanHandler(const struct span_msg_hdr *h, const void *payload);
-void span_register_handler(uint16_t type, size_t min_size, SpanHandler *fn);
+/*
+ * Where a message type's handler runs (until the receive thread starts,
+ * every handler runs on the main thread).
+ */
+typedef enum SpanHandlerThread {
+    /* the main loop, after every message received before it */
+    SPAN_MAIN_LOOP,
+    /*
+     * the receive thread holding the BQL, or the main loop when messages
+     * received before it still wait there (so never out of order with
+     * them).  Must not wait for a vCPU or the main loop (no vm_stop(),
+     * no run_on_cpu()).
+     */
+    SPAN_RX_BQL,
+    /*
+     * the receive thread, no lock held: completes what a vCPU waits for.
+     * Must never wait for the main loop or a vCPU; may overtake messages
+     * received before it that wait for the main loop.
+     */
+    SPAN_RX,
+} SpanHandlerThread;
+void span_register_handler(uint16_t type, size_t min_size, SpanHandler *fn,
+                           SpanHandlerThread thread);
 
 /*
  * Sends a message of type with size payload bytes (a multiple of
@@ -111,20 +136,14 @@ uint32_t span_send_to_locked(uint32_t dsts, uint16_t type,
 /* Sends a request to spand; returns the ACK's status or -errno. */
 int span_request(uint16_t type, const void *payload, size_t size);
 /*
- * Handles every pending message, then re-arms the doorbell.  Returns false
- * once spand is gone.  span_fd_read() stops the member then.
+ * Main loop: handles the messages received so far.  Until the receive
+ * thread starts, reads the channel itself (and re-arms the doorbell);
+ * afterwards runs what the thread queued.  Returns false once spand is
+ * gone.
  */
 bool span_drain(void);
-void span_fd_read(void *opaque);
-/*
- * Does the main loop wait for this vCPU, which waits for a peer's answer?
- * It does when it stops the vCPU (reset, pause, shutdown) and when it queued
- * work for it (run_on_cpu(): QMP's register dumps, state synchronisation);
- * meanwhile it reads no message, so the vCPU must read its answer itself
- * (span_drain_for_vcpu(): takes the BQL, which the main loop released).
- */
-bool span_main_loop_waits_for(CPUState *cpu);
-void span_drain_for_vcpu(void);
+/* Starts the receive thread: the machine exists, messages may flow. */
+void span_channel_start(void);
 
 static inline uint32_t span_bit(uint32_t slot)
 {
@@ -187,10 +206,12 @@ void span_lifecycle_init(void);
 void span_shadow_init(void);
 
 /*
- * span-kick.c: an owner's posted write (SPAN_IO_F_POSTED) is executed if
- * it is a notification it announced; false otherwise.
+ * A posted write (SPAN_IO_F_POSTED) to the device owner goes to the one
+ * handler registered here (span-kick.c's notifications), main loop: it
+ * returns false if the write is not one it announced.
  */
-bool span_kick_posted(const struct span_msg_hdr *h,
-                      const struct span_io_req *req);
+typedef bool SpanPostedHandler(const struct span_msg_hdr *h,
+                               const struct span_io_req *req);
+void span_io_register_posted(SpanPostedHandler *fn);
 
 #endif

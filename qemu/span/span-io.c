@@ -32,6 +32,13 @@ typedef struct SpanPending {
 
 static SpanPending *pending;        /* by CPU index, under span.lock */
 static Notifier run_notifier;
+static SpanPostedHandler *posted;
+
+void span_io_register_posted(SpanPostedHandler *fn)
+{
+    assert(!posted);
+    posted = fn;
+}
 
 /*
  * The access reset the span VM (the guest wrote a reset register): like a
@@ -86,11 +93,9 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
         trace_span_forward_io(cpu->cpu_index, pio ? "pio" : "mmio", is_write,
                               addr, size, r);
         /*
-         * Wait for the owner; give up when the span VM stops, or when a
-         * reset of the span VM stops this vCPU.  Answers are read by the
-         * main loop; when it waits for this vCPU to stop for another
-         * reason (a reset or pause starting here, QMP stop), this vCPU
-         * reads them itself meanwhile (the main loop released the BQL).
+         * Wait for the owner (the receive thread completes the access);
+         * give up when the span VM stops, or when a reset of the span VM
+         * stops this vCPU.
          */
         while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
             if (qatomic_read(&span.stopping)) {
@@ -98,8 +103,6 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             } else if (qatomic_read(&span.resetting) &&
                        qatomic_read(&cpu->stop)) {
                 r = -ECANCELED;
-            } else if (span_main_loop_waits_for(cpu)) {
-                span_drain_for_vcpu();
             }
         }
         WITH_QEMU_LOCK_GUARD(&span.lock) {
@@ -122,7 +125,7 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
     }
 }
 
-/* The owner: performs a forwarded access and answers it. */
+/* The owner, with the BQL: performs a forwarded access and answers it. */
 static void span_do_io(const struct span_msg_hdr *h, const void *payload)
 {
     const struct span_io_req *req = payload;
@@ -137,7 +140,7 @@ static void span_do_io(const struct span_msg_hdr *h, const void *payload)
         return;
     }
     if (req->flags & SPAN_IO_F_POSTED) {
-        if (!span_kick_posted(h, req)) {
+        if (!posted || !posted(h, req)) {
             span_fail(SPAN_MEMBER_NONE, "posted write not announced");
         }
         return;
@@ -162,7 +165,7 @@ static void span_do_io(const struct span_msg_hdr *h, const void *payload)
                  &resp, sizeof(resp));
 }
 
-/* The requester: completes a vCPU's forwarded access. */
+/* The requester, receive thread: completes a vCPU's forwarded access. */
 static void span_io_done(const struct span_msg_hdr *h, const void *payload)
 {
     const struct span_io_resp *resp = payload;
@@ -196,13 +199,13 @@ static void span_io_run_state(Notifier *n, void *data)
 void span_io_init(void)
 {
     span_register_handler(SPAN_MSG_MMIO_REQ, sizeof(struct span_io_req),
-                          span_do_io);
+                          span_do_io, SPAN_RX_BQL);
     span_register_handler(SPAN_MSG_PIO_REQ, sizeof(struct span_io_req),
-                          span_do_io);
+                          span_do_io, SPAN_RX_BQL);
     span_register_handler(SPAN_MSG_MMIO_RESP, sizeof(struct span_io_resp),
-                          span_io_done);
+                          span_io_done, SPAN_RX);
     span_register_handler(SPAN_MSG_PIO_RESP, sizeof(struct span_io_resp),
-                          span_io_done);
+                          span_io_done, SPAN_RX);
     run_notifier.notify = span_io_run_state;
     notifier_list_add(&span_run_notifiers, &run_notifier);
 }

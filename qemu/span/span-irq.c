@@ -132,7 +132,7 @@ bool span_forward_eoi(int vector)
     return true;
 }
 
-/* The device owner, main loop: an EOI from a vCPU elsewhere (validated). */
+/* The device owner (BQL held): an EOI from a vCPU elsewhere (validated). */
 static void span_do_eoi(const struct span_msg_hdr *h, const void *p)
 {
     const struct span_eoi *e = p;
@@ -169,8 +169,9 @@ static void span_irq_run_state(Notifier *n, void *data)
 void span_irq_init(void)
 {
     span_register_handler(SPAN_MSG_INTERRUPT, sizeof(struct span_interrupt),
-                          span_interrupt);
-    span_register_handler(SPAN_MSG_EOI, sizeof(struct span_eoi), span_do_eoi);
+                          span_interrupt, SPAN_RX_BQL);
+    span_register_handler(SPAN_MSG_EOI, sizeof(struct span_eoi), span_do_eoi,
+                          SPAN_RX_BQL);
     run_notifier.notify = span_irq_run_state;
     notifier_list_add(&span_run_notifiers, &run_notifier);
 }

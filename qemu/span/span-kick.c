@@ -240,8 +240,9 @@ static void span_kick_request(const struct span_msg_hdr *h, const void *p)
     g_ptr_array_add(kick.list, k);
 }
 
-bool span_kick_posted(const struct span_msg_hdr *h,
-                      const struct span_io_req *req)
+/* The owner: a posted write is executed if it is a notification announced. */
+static bool span_kick_posted(const struct span_msg_hdr *h,
+                             const struct span_io_req *req)
 {
     bool pio = h->type == SPAN_MSG_PIO_REQ;
     uint8_t buf[8] = { 0 };
@@ -288,7 +289,8 @@ static void span_kick_run_state(Notifier *n, void *data)
 void span_kick_init(void)
 {
     span_register_handler(SPAN_MSG_IOEVENTFD, sizeof(struct span_ioeventfd),
-                          span_kick_request);
+                          span_kick_request, SPAN_MAIN_LOOP);
+    span_io_register_posted(span_kick_posted);
     kick.topology.notify = span_kick_topology;
     notifier_list_add(&span_topology_notifiers, &kick.topology);
     kick.run.notify = span_kick_run_state;

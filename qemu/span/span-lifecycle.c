@@ -36,10 +36,9 @@ static void span_run_notify(SpanRunEvent ev)
 
 void span_stop(ShutdownCause cause, const char *why)
 {
-    if (span.stopping) {
+    if (qatomic_xchg(&span.stopping, true)) {
         return;
     }
-    qatomic_set(&span.stopping, true);
     if (why) {
         error_report("span: %s", why);
     }
@@ -205,7 +204,7 @@ static void span_reset_handler(void *opaque)
 static void span_vm_state_change(void *opaque, bool running, RunState state)
 {
     if (running && !span.ready) {
-        span_fd_read(NULL);
+        span_drain();
         /* after the other handlers (kvmclock sets the clock on start) */
         aio_bh_schedule_oneshot(qemu_get_aio_context(), span_start, NULL);
     }
@@ -240,11 +239,13 @@ static void span_lifecycle_placed(Notifier *n, void *data)
 void span_lifecycle_init(void)
 {
     span_register_handler(SPAN_MSG_VM_STATE, sizeof(struct span_vm_state),
-                          span_vm_state);
-    span_register_handler(SPAN_MSG_SHUTDOWN, 0, span_shutdown_from_peer);
-    span_register_handler(SPAN_MSG_RESET, 0, span_reset_from_peer);
+                          span_vm_state, SPAN_MAIN_LOOP);
+    span_register_handler(SPAN_MSG_SHUTDOWN, 0, span_shutdown_from_peer,
+                          SPAN_MAIN_LOOP);
+    span_register_handler(SPAN_MSG_RESET, 0, span_reset_from_peer,
+                          SPAN_MAIN_LOOP);
     span_register_handler(SPAN_MSG_HEARTBEAT, sizeof(struct span_heartbeat),
-                          span_heartbeat);
+                          span_heartbeat, SPAN_MAIN_LOOP);
     life.run.notify = span_lifecycle_placed;
     notifier_list_add(&span_run_notifiers, &life.run);
     life.shutdown.notify = span_shutdown_notify;

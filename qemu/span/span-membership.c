@@ -315,7 +315,10 @@ static bool span_wait_placement(Error **errp)
     return false;
 }
 
-/* Every vCPU exists now: declare the remote ones (placeholders here). */
+/*
+ * Every vCPU exists now: declare the remote ones (placeholders here), then
+ * let the receive thread read the channel.
+ */
 static void span_machine_done(Notifier *n, void *data)
 {
     g_autofree uint32_t *remote = g_new(uint32_t, span.nr_cpus);
@@ -327,19 +330,16 @@ static void span_machine_done(Notifier *n, void *data)
             remote[nr++] = span.apic_id[i];
         }
     }
-    if (!nr) {
-        span_wt_enable(false);  /* nobody else runs guest code */
-        return;
-    }
-    if (!span.ops) {
+    if (nr && !span.ops) {
         error_report("-span: the accelerator cannot host part of the "
                      "guest's vCPUs");
         exit(1);
     }
-    if (!span.ops->setup(remote, nr, &err)) {
+    if (nr && !span.ops->setup(remote, nr, &err)) {
         error_report_err(err);
         exit(1);
     }
+    span_channel_start();
 }
 
 /*
@@ -478,5 +478,5 @@ void span_membership_init(void)
 {
     span.placement = g_hash_table_new(NULL, NULL);
     span_register_handler(SPAN_MSG_TOPOLOGY, sizeof(struct span_topology),
-                          span_topology);
+                          span_topology, SPAN_MAIN_LOOP);
 }

@@ -6,8 +6,10 @@
  * vCPU before it shadows a frame no peer protects yet (publish) and after
  * it wrote a frame a peer shadows (invalidate); this member carries both
  * to the peers hosting vCPUs and lets the vCPU go on only when every one
- * acknowledged.  Peers' requests are applied on the main loop, which never
- * waits for a peer, so two members waiting for each other cannot deadlock.
+ * acknowledged.  Peers' requests and acknowledgements are handled on the
+ * receive thread, which never waits for a peer, a vCPU or the main loop,
+ * so two members waiting for each other cannot deadlock, whatever their
+ * main loops wait for.
  *
  * Invariants (under span.lock):
  *  - wt.frames[gfn] is the set of peers whose publication of gfn this
@@ -52,7 +54,7 @@ static struct {
     uint32_t peers;                 /* vCPU hosts that got wt.mine */
     SpanWtWait *wait;               /* by CPU index */
     GQueue deferred;                /* requests before the state is known */
-    Notifier topology;
+    Notifier topology, run;
 } wt = { .deferred = G_QUEUE_INIT };
 
 /* A WT_PUBLISH payload with up to SPAN_MAX_RANGES ranges. */
@@ -122,7 +124,11 @@ static int span_wt_apply(SpanWtPeerOp op, const struct span_gfn_range *r,
     return n ? span.ops->wt_peer(op, batch, n) : 0;
 }
 
-/* A peer's WT_PUBLISH or WT_INVALIDATE (main loop; validated by libspan). */
+/*
+ * A peer's WT_PUBLISH or WT_INVALIDATE (validated by libspan): on the
+ * receive thread, or on the main loop before the thread starts, which is
+ * after span_wt_enable() set wt.state.
+ */
 static void span_wt_request(const struct span_msg_hdr *h, const void *p)
 {
     const struct span_wt_publish *pub = p;
@@ -182,7 +188,7 @@ static void span_wt_request(const struct span_msg_hdr *h, const void *p)
     span_send_to(1u << h->src, SPAN_MSG_WT_ACK, &ack, sizeof(ack));
 }
 
-/* A peer's WT_ACK: completes the waiting vCPU's request. */
+/* A peer's WT_ACK (receive thread): completes the waiting vCPU's request. */
 static void span_wt_acked(const struct span_msg_hdr *h, const void *p)
 {
     const struct span_wt_ack *a = p;
@@ -308,20 +314,9 @@ static int span_wt_send_wait(CPUState *cpu, uint16_t type, void *payload,
         }
     }
     while (qemu_sem_timedwait(&w->done, 200) < 0) {
-        if (span_main_loop_waits_for(cpu)) {
-            /*
-             * The main loop waits for this vCPU and cannot read the
-             * acknowledgements meanwhile: read them here while it waits (it
-             * released the BQL).  Only a stopping span VM lets the vCPU go
-             * without them.
-             */
-            if (qatomic_read(&cpu->stop) && qatomic_read(&span.stopping)) {
-                break;
-            }
-            span_drain_for_vcpu();
-            if (qatomic_read(&cpu->stop)) {
-                continue;
-            }
+        /* Only a stopping span VM lets the vCPU go without them. */
+        if (qatomic_read(&cpu->stop) && qatomic_read(&span.stopping)) {
+            break;
         }
         if (!timed_out && g_get_monotonic_time() > deadline) {
             timed_out = true;
@@ -441,14 +436,29 @@ void span_wt_withdraw(const uint64_t *gfns, unsigned nr)
     }
 }
 
+/*
+ * Every vCPU has a host: if they are all this member's, no peer runs guest
+ * code and there is nothing to keep coherent (otherwise the accelerator
+ * decides, span_wt_enable()).
+ */
+static void span_wt_run_state(Notifier *n, void *data)
+{
+    if (*(SpanRunEvent *)data == SPAN_RUN_PLACED && !span_peers()) {
+        span_wt_enable(false);
+    }
+}
+
 void span_shadow_init(void)
 {
     span_register_handler(SPAN_MSG_WT_PUBLISH, sizeof(struct span_wt_publish),
-                          span_wt_request);
+                          span_wt_request, SPAN_RX);
     span_register_handler(SPAN_MSG_WT_INVALIDATE,
-                          sizeof(struct span_wt_invalidate), span_wt_request);
+                          sizeof(struct span_wt_invalidate), span_wt_request,
+                          SPAN_RX);
     span_register_handler(SPAN_MSG_WT_ACK, sizeof(struct span_wt_ack),
-                          span_wt_acked);
+                          span_wt_acked, SPAN_RX);
     wt.topology.notify = span_wt_topology;
     notifier_list_add(&span_topology_notifiers, &wt.topology);
+    wt.run.notify = span_wt_run_state;
+    notifier_list_add(&span_run_notifiers, &wt.run);
 }
