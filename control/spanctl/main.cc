@@ -1,8 +1,10 @@
 // spanctl: command-line client of spand.  See Documentation/control-plane.rst.
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,10 @@ const char kMainUsage[] =
     "  subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
     "  unsubscribe NAME --id SUB\n"
     "  destroy NAME\n"
+    "\n"
+    "spand refuses what no member of the span VM can carry out: attach and detach\n"
+    "(members place their own vCPUs and devices when they start), and subscribe\n"
+    "unless the subscriber and every member hosting vCPUs advertised memory events.\n"
     "\n"
     "Global options:\n"
     "  -s, --socket PATH   spand's socket (default " SPAN_DEFAULT_SOCKET
@@ -55,15 +61,21 @@ const std::map<std::string, std::string> kCmdUsage = {
      "memory-event subscriptions.\n"},
     {"attach",
      "Usage: spanctl attach NAME --member M (--vcpu APIC | --device ID | --memory GPA:SIZE)\n"
-     "Attach a vCPU (by APIC ID), a device or a guest-physical memory range to member M\n"
-     "(slot number or member name) of span VM NAME.\n"
+     "Ask spand to attach a vCPU (by APIC ID), a device or a guest-physical memory range\n"
+     "to member M (slot number or member name) of span VM NAME.\n"
      "  --member M          member slot or name\n"
      "  --vcpu APIC         vCPU APIC ID\n"
      "  --device ID         device id\n"
-     "  --memory GPA:SIZE   page-aligned range of guest memory\n"},
+     "  --memory GPA:SIZE   page-aligned range of guest memory\n"
+     "spand refuses it (exit 1) on span VMs whose members cannot carry it out, which\n"
+     "today is every span VM: members place their own vCPUs and devices when they\n"
+     "start (QEMU: -span vcpus=, firmware=on) and cannot take or give one up at\n"
+     "spanctl's request, and no member acts on an attached memory range.\n"},
     {"detach",
      "Usage: spanctl detach NAME --member M (--vcpu APIC | --device ID | --memory)\n"
-     "Detach a vCPU, a device or the memory range from member M of span VM NAME.\n"},
+     "Ask spand to detach a vCPU, a device or the memory range from member M of span\n"
+     "VM NAME.  Refused (exit 1) on span VMs whose members cannot carry it out, which\n"
+     "today is every span VM (see 'spanctl attach --help').\n"},
     {"subscribe",
      "Usage: spanctl subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
      "Subscribe member M to memory events on guest frames GFN..GFN+N-1.\n"
@@ -71,7 +83,9 @@ const std::map<std::string, std::string> kCmdUsage = {
      "  --gfn GFN           first guest frame number\n"
      "  --pages N           number of 4 KiB frames (>= 1)\n"
      "  --access rwx        any of r (read), w (write), x (execute); default w\n"
-     "Prints the subscription id.\n"},
+     "Prints the subscription id.  Refused (exit 1) unless M and every member hosting\n"
+     "vCPUs of NAME (they raise the events) advertised SPAN_CAP_MEM_EVENTS; QEMU\n"
+     "members do not.\n"},
     {"unsubscribe",
      "Usage: spanctl unsubscribe NAME --id SUB\nRemove memory-event subscription SUB of span VM "
      "NAME.\n"},
@@ -168,14 +182,16 @@ std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd,
     return std::move(r.value());
 }
 
+// Sends req and returns the replies before the final ACK.  A failure fails
+// the command, except an ACK with status `allow` (the caller explains it).
 std::vector<Msg> request(span::Member &m, const Global &g, const std::string &cmd, Msg req,
-                         span_ack *ack_out = nullptr) {
+                         span_ack *ack_out = nullptr, int allow = 0) {
     auto r = m.request(std::move(req), g.timeout);
     if (!r) fail(cmd, r.error().str());
     auto &v = r.value();
     if (v.back().type() != SPAN_MSG_ACK) fail(cmd, "unexpected reply from spand");
     auto ack = v.back().get<span_ack>();
-    if (ack.status < 0) fail(cmd, std::strerror(-ack.status));
+    if (ack.status < 0 && ack.status != allow) fail(cmd, std::strerror(-ack.status));
     if (ack_out) *ack_out = ack;
     v.pop_back();
     return std::move(v);
@@ -278,12 +294,15 @@ struct Shown {
     std::vector<span_mem_subscribe> subs;
 };
 
-Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd,
-                 const std::string &name) {
+Msg show_request(const std::string &name) {
     span_ctl_name n{};
     span::set_name(n.name, name);
+    return Msg::of(SPAN_MSG_CTL_SHOW, n);
+}
+
+Shown parse_show(const std::string &cmd, const std::vector<Msg> &replies) {
     Shown s;
-    for (auto &r : request(m, g, cmd, Msg::of(SPAN_MSG_CTL_SHOW, n))) {
+    for (auto &r : replies) {
         switch (r.type()) {
             case SPAN_MSG_CTL_VM_INFO:
                 s.vm = r.get<span_ctl_vm_info>();
@@ -303,6 +322,16 @@ Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd,
         }
     }
     return s;
+}
+
+Shown fetch_show(span::Member &m, const Global &g, const std::string &cmd,
+                 const std::string &name) {
+    return parse_show(cmd, request(m, g, cmd, show_request(name)));
+}
+
+// spand refused (EOPNOTSUPP) what no member of the span VM can carry out.
+[[noreturn]] void refused(const std::string &cmd, const std::string &what, const std::string &why) {
+    fail(cmd, "refused: " + what + ": " + why);
 }
 
 int cmd_show(const Global &g, const Args &a) {
@@ -426,7 +455,30 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
     auto m = connect(g, a.cmd, a.pos[0]);
     at.member = resolve_member(*m, g, a);
     span_ack ack;
-    request(*m, g, a.cmd, Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, at), &ack);
+    request(*m, g, a.cmd, Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, at), &ack,
+            -EOPNOTSUPP);
+    if (ack.status == -EOPNOTSUPP) {
+        std::string what = a.cmd + " ";
+        if (at.kind == SPAN_ATTACH_VCPU)
+            what += "vCPU " + std::to_string(at.id);
+        else if (at.kind == SPAN_ATTACH_DEVICE)
+            what += "device " + std::to_string(at.id);
+        else
+            what += attach ? "memory range " + a.get("memory") : "the memory range";
+        what += std::string(attach ? " to" : " from") + " member " + a.get("member") +
+                " of span VM " + a.pos[0];
+        if (at.kind == SPAN_ATTACH_VCPU)
+            refused(a.cmd, what,
+                    "members place their own vCPUs when they start (QEMU: -span vcpus=); no "
+                    "member can take or give up a vCPU at spanctl's request");
+        if (at.kind == SPAN_ATTACH_DEVICE)
+            refused(a.cmd, what,
+                    "the member owning the devices claims them when it starts (QEMU: -span "
+                    "firmware=on); no member can take or give up a device at spanctl's request");
+        refused(a.cmd, what,
+                "no member acts on an attached memory range (every member maps all of the "
+                "guest memory)");
+    }
     if (g.json)
         std::printf("{\"vm\":%s,\"member\":%u,\"generation\":%llu}\n",
                     span::quoted(a.pos[0]).c_str(), at.member, ack.value);
@@ -434,6 +486,39 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
         std::printf("%s: %s member %u (topology generation %llu)\n", a.pos[0].c_str(),
                     attach ? "attached to" : "detached from", at.member, ack.value);
     return 0;
+}
+
+// spand refused a subscription: name the members that cannot carry it out
+// (as spand sees them now).
+[[noreturn]] void explain_subscribe_refusal(span::Member &m, const Global &g, const Args &a,
+                                            uint32_t subscriber) {
+    std::string what =
+        "subscribe member " + a.get("member") + " to memory events of span VM " + a.pos[0];
+    const char *no_cap = " (no SPAN_CAP_MEM_EVENTS; QEMU members do not advertise it)";
+    auto r = m.request(show_request(a.pos[0]), g.timeout);
+    if (r && r->back().type() == SPAN_MSG_ACK && r->back().get<span_ack>().status == 0) {
+        Shown sh = parse_show(a.cmd, r.value());
+        std::map<uint32_t, std::string> capless;  // member id -> "name (member id)"
+        for (auto &mi : sh.members)
+            if (!(mi.caps & SPAN_CAP_MEM_EVENTS))
+                capless[mi.member_id] =
+                    span::name_str(mi.name) + " (member " + std::to_string(mi.member_id) + ")";
+        std::set<uint32_t> hosts;
+        for (auto &[apic, id] : sh.topo.vcpus())
+            if (capless.count(id)) hosts.insert(id);
+        if (!hosts.empty()) {
+            std::string list;
+            for (uint32_t id : hosts) list += (list.empty() ? "" : ", ") + capless[id];
+            refused(a.cmd, what,
+                    "memory events are raised by the members hosting vCPUs, and " + list +
+                        " cannot raise them" + no_cap);
+        }
+        if (capless.count(subscriber))
+            refused(a.cmd, what, capless[subscriber] + " cannot take memory events" + no_cap);
+    }
+    refused(a.cmd, what,
+            "spand accepts a subscription only when every member hosting vCPUs (and a "
+            "subscriber named by spanctl) advertised SPAN_CAP_MEM_EVENTS; QEMU members do not");
 }
 
 int cmd_subscribe(const Global &g, const Args &a) {
@@ -457,7 +542,8 @@ int cmd_subscribe(const Global &g, const Args &a) {
     auto m = connect(g, a.cmd, a.pos[0]);
     s.member = resolve_member(*m, g, a);
     span_ack ack;
-    request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s), &ack);
+    request(*m, g, a.cmd, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s), &ack, -EOPNOTSUPP);
+    if (ack.status == -EOPNOTSUPP) explain_subscribe_refusal(*m, g, a, s.member);
     if (g.json)
         std::printf("{\"vm\":%s,\"subscription\":%llu}\n", span::quoted(a.pos[0]).c_str(),
                     ack.value);

@@ -315,17 +315,7 @@ void Daemon::member_lost(Client &c) {
     vm.members[slot] = nullptr;
     c.role = Client::Role::Control;  // no longer a member; c.vm stays for logging
     auto removed = vm.topo.remove_member(slot);
-    size_t nsubs = 0;
-    for (auto it = vm.subs.begin(); it != vm.subs.end();) {
-        if (it->second.owner != slot) {
-            ++it;
-            continue;
-        }
-        span_mem_unsubscribe u{it->first};
-        broadcast(vm, Msg::of(SPAN_MSG_MEM_UNSUBSCRIBE, u));
-        it = vm.subs.erase(it);
-        nsubs++;
-    }
+    size_t nsubs = drop_subs(vm, slot);
     bool pause = !removed.vcpus.empty();
     if (pause && vm.state == SPAN_VM_RUNNING) {
         vm.state = SPAN_VM_PAUSED;
@@ -340,6 +330,29 @@ void Daemon::member_lost(Client &c) {
            "policy", pause ? "pause" : "continue", "state", span::vm_state_str(vm.state)));
     if (auto bad = vm.topo.check(); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
+}
+
+size_t Daemon::drop_subs(Vm &vm, uint32_t owner) {
+    size_t n = 0;
+    for (auto it = vm.subs.begin(); it != vm.subs.end();) {
+        if (owner != SPAN_MEMBER_NONE && it->second.owner != owner) {
+            ++it;
+            continue;
+        }
+        span_mem_unsubscribe u{it->first};
+        broadcast(vm, Msg::of(SPAN_MSG_MEM_UNSUBSCRIBE, u));
+        it = vm.subs.erase(it);
+        n++;
+    }
+    return n;
+}
+
+bool Daemon::vcpu_hosts_raise_mem_events(const Vm &vm) const {
+    for (auto &[apic, slot] : vm.topo.vcpus()) {
+        const Client *h = slot < vm.max_members ? vm.members[slot] : nullptr;
+        if (!h || !(h->caps & SPAN_CAP_MEM_EVENTS)) return false;
+    }
+    return true;
 }
 
 void Daemon::send(Client &c, Msg &m, uint64_t seq, uint32_t flags) {
@@ -514,42 +527,57 @@ void Daemon::handle_hello(Client &c, Msg &m) {
     log(LogLevel::Info, "member_join",
         kv("vm", q(vm->name), "member", slot, "name", q(c.name), "pid", c.pid, "uid", c.uid, "caps",
            c.caps));
-    // Tell the newcomer the current placement and state.
+    // Tell the newcomer the current placement, state and subscriptions
+    // (should it host vCPUs, it has to raise their events).
     Msg topo = vm->topo.to_message();
     send(c, topo, seq_++, 0);
     span_vm_state st{vm->state, vm->reason};
     Msg sm = Msg::of(SPAN_MSG_VM_STATE, st);
     send(c, sm, seq_++, 0);
+    for (auto &[id, s] : vm->subs) {
+        Msg n = Msg::of(SPAN_MSG_MEM_SUBSCRIBE,
+                        span_mem_subscribe{s.id, s.gfn, s.nr_pages, s.access, s.owner});
+        send(c, n, seq_++, 0);
+    }
 }
 
+// Only a member attaches and detaches, and only itself: it places its own
+// vCPUs and devices when it starts, and takes over orphaned vCPUs.  From a
+// control session (spanctl) ATTACH and DETACH are refused (-EOPNOTSUPP):
+// spand cannot make a running member take or give up a vCPU or a device
+// (the members would have to move them themselves), and no member acts on
+// an attached memory range.  Changing only spand's records would make the
+// members send a vCPU's interrupts or a device's accesses to a member that
+// does not run it.
 void Daemon::handle_attach(Client &c, Msg &m) {
     if (!c.vm) return ack(c, m, -ENXIO);
     Vm &vm = *c.vm;
     auto a = m.get<span_attach>();
     bool attach = m.type() == SPAN_MSG_ATTACH;
+    const char *kind = a.kind == SPAN_ATTACH_VCPU     ? "vcpu"
+                       : a.kind == SPAN_ATTACH_DEVICE ? "device"
+                                                      : "memory";
     uint32_t target = a.member;
-    if (c.role == Client::Role::Member) {
-        // A member attaches and detaches only itself.
-        if (target == SPAN_MEMBER_SELF) target = c.slot;
-        if (target != c.slot) return ack(c, m, -EPERM);
-    } else if (target == SPAN_MEMBER_SELF) {
-        return ack(c, m, -EINVAL);
+    if (c.role != Client::Role::Member) {
+        log(LogLevel::Warn, attach ? "attach" : "detach",
+            kv("vm", q(vm.name), "kind", kind, "member", target, "id", a.id, "gpa", a.gpa, "size",
+               a.size, "by", "control", "status", -EOPNOTSUPP, "why",
+               q("only members attach and detach, themselves")));
+        return ack(c, m, -EOPNOTSUPP);
     }
+    if (target == SPAN_MEMBER_SELF) target = c.slot;
+    if (target != c.slot) return ack(c, m, -EPERM);
     if (target >= vm.max_members || !vm.members[target]) return ack(c, m, -ENOENT);
     Client &t = *vm.members[target];
     Status s;
-    const char *kind = "?";
     switch (a.kind) {
         case SPAN_ATTACH_VCPU:
-            kind = "vcpu";
             s = attach ? vm.topo.attach_vcpu(a.id, target) : vm.topo.detach_vcpu(a.id, target);
             break;
         case SPAN_ATTACH_DEVICE:
-            kind = "device";
             s = attach ? vm.topo.attach_device(a.id, target) : vm.topo.detach_device(a.id, target);
             break;
         case SPAN_ATTACH_MEMORY:
-            kind = "memory";
             if (attach) {
                 if (a.size == 0 || a.gpa > vm.mem_size || a.size > vm.mem_size - a.gpa)
                     s = Error{ERANGE, "range outside guest memory"};
@@ -565,9 +593,16 @@ void Daemon::handle_attach(Client &c, Msg &m) {
     }
     log(s ? LogLevel::Info : LogLevel::Warn, attach ? "attach" : "detach",
         kv("vm", q(vm.name), "kind", kind, "member", target, "id", a.id, "gpa", a.gpa, "size",
-           a.size, "by", c.role == Client::Role::Member ? "member" : "control", "status",
-           s ? 0 : -s.error().code));
+           a.size, "by", "member", "status", s ? 0 : -s.error().code));
     if (!s) return ack(c, m, -s.error().code);
+    if (attach && a.kind == SPAN_ATTACH_VCPU && !(t.caps & SPAN_CAP_MEM_EVENTS) &&
+        !vm.subs.empty()) {
+        // The new host cannot raise memory events: no subscription holds.
+        size_t n = drop_subs(vm);
+        log(LogLevel::Warn, "subscriptions_dropped",
+            kv("vm", q(vm.name), "member", target, "name", q(t.name), "vcpu", a.id, "subscriptions",
+               n, "why", q("vCPU host without mem-events cap")));
+    }
     if (a.kind != SPAN_ATTACH_MEMORY) {
         broadcast_topology(vm);
         maybe_resume(vm);
@@ -577,23 +612,47 @@ void Daemon::handle_attach(Client &c, Msg &m) {
     ack(c, m, 0, vm.topo.generation());
 }
 
+// Memory events are raised by the members hosting vCPUs (any vCPU may
+// touch any frame) and answered by the subscriber.  A subscription is
+// accepted only if they can carry it out:
+//  * every member hosting a vCPU advertised SPAN_CAP_MEM_EVENTS in HELLO;
+//  * from a control session, the subscriber did too (a member subscribing
+//    itself says so by asking);
+// else -EOPNOTSUPP.  The rule holds for as long as there are subscriptions:
+// a member joining is told them, and a vCPU attached to a member without
+// the cap ends them all (MEM_UNSUBSCRIBE, see handle_attach()).
 void Daemon::handle_subscribe(Client &c, Msg &m) {
     if (!c.vm) return ack(c, m, -ENXIO);
     Vm &vm = *c.vm;
     auto s = m.get<span_mem_subscribe>();
+    bool member = c.role == Client::Role::Member;
     uint32_t owner = s.member;
-    if (c.role == Client::Role::Member) {
+    if (member) {
         if (owner == SPAN_MEMBER_SELF) owner = c.slot;
         if (owner != c.slot) return ack(c, m, -EPERM);
     }
     if (owner >= vm.max_members || !vm.members[owner]) return ack(c, m, -ENOENT);
     uint64_t frames = vm.mem_size / 4096;
     if (s.gfn >= frames || s.nr_pages > frames - s.gfn) return ack(c, m, -ERANGE);
+    const char *why = nullptr;
+    if (!vcpu_hosts_raise_mem_events(vm))
+        why = "a vCPU host cannot raise memory events";
+    else if (!member && !(vm.members[owner]->caps & SPAN_CAP_MEM_EVENTS))
+        why = "the subscriber cannot take memory events";
+    if (why) {
+        log(LogLevel::Warn, "subscribe",
+            kv("vm", q(vm.name), "member", owner, "gfn", s.gfn, "pages", s.nr_pages, "access",
+               s.access, "by", member ? "member" : "control", "status", -EOPNOTSUPP, "why",
+               q(why)));
+        return ack(c, m, -EOPNOTSUPP);
+    }
     if (vm.subs.size() >= 4096) return ack(c, m, -ENOSPC);
     Subscription sub{vm.next_sub++, owner, s.gfn, s.nr_pages, s.access};
     vm.subs[sub.id] = sub;
     span_mem_subscribe n{sub.id, sub.gfn, sub.nr_pages, sub.access, owner};
-    broadcast(vm, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, n), owner);
+    // Everyone but the requester: the vCPU hosts arm the trap, and a
+    // subscriber that spanctl subscribed learns its subscription.
+    broadcast(vm, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, n), member ? owner : SPAN_MEMBER_NONE);
     log(LogLevel::Info, "subscribe",
         kv("vm", q(vm.name), "sub", sub.id, "member", owner, "gfn", sub.gfn, "pages", sub.nr_pages,
            "access", sub.access));

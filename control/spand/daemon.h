@@ -72,7 +72,8 @@ struct Subscription {
 
 // One span VM.  Invariants: members[s] is non-null exactly for the slots
 // registered in topo; memfd lives as long as the Vm (members may die, the
-// guest's memory stays intact); every subscription's owner is a live member.
+// guest's memory stays intact); every subscription's owner is a live member;
+// while there are subscriptions, every vCPU host has SPAN_CAP_MEM_EVENTS.
 struct Vm {
     uint32_t id = 0;
     std::string name;
@@ -114,6 +115,12 @@ class Daemon {
     span::Result<Vm *> create_vm(const VmSpec &spec, uint32_t ring_size, uint32_t max_members);
     void member_lost(Client &c);
     void maybe_resume(Vm &vm);
+    // Drops owner's subscriptions (all of them for SPAN_MEMBER_NONE),
+    // telling every member; returns how many.
+    size_t drop_subs(Vm &vm, uint32_t owner = SPAN_MEMBER_NONE);
+    // True when every member hosting a vCPU can raise memory events
+    // (advertised SPAN_CAP_MEM_EVENTS).
+    bool vcpu_hosts_raise_mem_events(const Vm &vm) const;
 
     // Sends m to c (as spand).  A client that cannot take it is dropped
     // later (marked), never blocked on.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -88,14 +89,36 @@ class Spand : public ::testing::Test {
         return st;
     }
 
-    std::unique_ptr<Member> member(const std::string &name, const std::string &vm = "vm1") {
+    std::unique_ptr<Member> member(const std::string &name, const std::string &vm = "vm1",
+                                   uint32_t caps = SPAN_CAP_RINGS) {
         ConnectOptions o;
         o.socket_path = sock_;
         o.vm_name = vm;
         o.member_name = name;
+        o.caps = caps;
         auto r = Member::connect(o);
         EXPECT_TRUE(r.ok()) << r.error().str();
         return r ? std::move(r.value()) : nullptr;
+    }
+
+    // A control session (spanctl's role) bound to vm.
+    std::unique_ptr<Member> control(const std::string &vm = "vm1") {
+        ConnectOptions o;
+        o.socket_path = sock_;
+        o.role = SPAN_ROLE_CONTROL;
+        o.caps = 0;
+        o.vm_name = vm;
+        auto r = Member::connect(o);
+        EXPECT_TRUE(r.ok()) << r.error().str();
+        return r ? std::move(r.value()) : nullptr;
+    }
+
+    // Sends a request to spand; returns the ACK (status 1 if none came).
+    span_ack ack_of(Member &m, Msg req) {
+        auto r = m.request(std::move(req));
+        EXPECT_TRUE(r.ok()) << r.error().str();
+        if (!r || r->back().type() != SPAN_MSG_ACK) return span_ack{0, 1, 0, 0};
+        return r->back().get<span_ack>();
     }
 
     // Runs spanctl; returns stdout, sets *rc to the exit status.
@@ -133,8 +156,9 @@ class Spand : public ::testing::Test {
         return std::nullopt;
     }
 
-    Status attach(Member &m, uint32_t kind, uint32_t id, bool attach = true) {
-        span_attach a{kind, SPAN_MEMBER_SELF, id, 0, 0, 0};
+    Status attach(Member &m, uint32_t kind, uint32_t id, bool attach = true, uint64_t gpa = 0,
+                  uint64_t size = 0) {
+        span_attach a{kind, SPAN_MEMBER_SELF, id, 0, gpa, size};
         auto r = m.request(Msg::of(attach ? SPAN_MSG_ATTACH : SPAN_MSG_DETACH, a));
         if (!r) return r.error();
         auto ack = r->back().get<span_ack>();
@@ -145,6 +169,8 @@ class Spand : public ::testing::Test {
     std::string dir_, sock_;
     pid_t pid_ = -1;
 };
+
+constexpr uint32_t kMemEvents = SPAN_CAP_RINGS | SPAN_CAP_MEM_EVENTS;
 
 }  // namespace
 
@@ -239,12 +265,12 @@ TEST_F(Spand, MemberHostingVcpusDiesPausesVmAndKeepsMemory) {
 }
 
 TEST_F(Spand, MemberWithoutVcpusDiesDropsSubscriptionsGuestContinues) {
-    auto host = member("host");
+    auto host = member("host", "vm1", kMemEvents);
     ASSERT_TRUE(host);
     ASSERT_TRUE(attach(*host, SPAN_ATTACH_VCPU, 0).ok());
     uint64_t sub_id = 0;
     {
-        auto intro = member("introspector");
+        auto intro = member("introspector", "vm1", kMemEvents);
         ASSERT_TRUE(intro);
         span_mem_subscribe s{0, 0x10, 4, SPAN_ACCESS_WRITE, SPAN_MEMBER_SELF};
         auto r = intro->request(Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s));
@@ -384,29 +410,58 @@ TEST_F(Spand, SpanctlCommands) {
     EXPECT_EQ(rc, 0);
     EXPECT_NE(js.find("\"name\":\"vm2\""), std::string::npos);
     EXPECT_NE(js.find("\"memory\":33554432"), std::string::npos);
-    auto m = member("l1", "vm2");
+    auto m = member("l1", "vm2", kMemEvents);
     ASSERT_TRUE(m);
-    std::string out = spanctl("attach vm2 --member l1 --vcpu 3", &rc);
-    EXPECT_EQ(rc, 0) << out << slurp(dir_ + "/ctl.err");
-    spanctl("attach vm2 --member 0 --device 7", &rc);
-    EXPECT_EQ(rc, 0);
-    spanctl("attach vm2 --member 0 --memory 0:16M", &rc);
-    EXPECT_EQ(rc, 0);
-    spanctl("attach vm2 --member 0 --memory 0:64M", &rc);
-    EXPECT_EQ(rc, 1);  // beyond guest memory
-    out = spanctl("--json subscribe vm2 --member l1 --gfn 16 --pages 2 --access wx", &rc);
-    EXPECT_EQ(rc, 0);
+    // The member places its own vCPU, devices and memory range.
+    ASSERT_TRUE(attach(*m, SPAN_ATTACH_VCPU, 3).ok());
+    ASSERT_TRUE(attach(*m, SPAN_ATTACH_DEVICE, 7).ok());
+    ASSERT_TRUE(attach(*m, SPAN_ATTACH_MEMORY, 0, true, 0, 16u << 20).ok());
+    // spanctl cannot: refused with the reason, and nothing changes.
+    const struct {
+        const char *args, *msg;
+    } refusals[] = {
+        {"attach vm2 --member l1 --vcpu 4",
+         "spanctl: attach: refused: attach vCPU 4 to member l1 of span VM vm2: members place "
+         "their own vCPUs when they start (QEMU: -span vcpus=); no member can take or give up a "
+         "vCPU at spanctl's request\n"},
+        {"detach vm2 --member l1 --vcpu 3",
+         "spanctl: detach: refused: detach vCPU 3 from member l1 of span VM vm2: members place "
+         "their own vCPUs"},
+        {"attach vm2 --member 0 --device 8",
+         "spanctl: attach: refused: attach device 8 to member 0 of span VM vm2: the member "
+         "owning the devices claims them when it starts (QEMU: -span firmware=on); no member "
+         "can take or give up a device at spanctl's request\n"},
+        {"detach vm2 --member 0 --device 7",
+         "spanctl: detach: refused: detach device 7 from member 0 of span VM vm2: the member "
+         "owning the devices"},
+        {"attach vm2 --member 0 --memory 0:32M",
+         "spanctl: attach: refused: attach memory range 0:32M to member 0 of span VM vm2: "
+         "no member acts on an attached memory range (every member maps all of the guest "
+         "memory)\n"},
+        {"detach vm2 --member l1 --memory",
+         "spanctl: detach: refused: detach the memory range from member l1 of span VM vm2: no "
+         "member acts on an attached memory range"},
+    };
+    for (auto &r : refusals) {
+        std::string out = spanctl(r.args, &rc);
+        EXPECT_EQ(rc, 1) << r.args;
+        EXPECT_EQ(out, "") << r.args;
+        std::string err = slurp(dir_ + "/ctl.err");
+        EXPECT_EQ(err.rfind(r.msg, 0), 0u) << r.args << ": " << err;
+    }
+    std::string out = spanctl("--json subscribe vm2 --member l1 --gfn 16 --pages 2 --access wx",
+                              &rc);  // l1 hosts the only vCPU and can raise events
+    EXPECT_EQ(rc, 0) << slurp(dir_ + "/ctl.err");
     EXPECT_NE(out.find("\"subscription\":1"), std::string::npos) << out;
     js = spanctl("--json show vm2", &rc);
     EXPECT_EQ(rc, 0);
-    EXPECT_NE(js.find("{\"apic_id\":3,\"member\":0}"), std::string::npos) << js;
-    EXPECT_NE(js.find("{\"device\":7,\"member\":0}"), std::string::npos) << js;
+    EXPECT_NE(js.find("\"generation\":2,"), std::string::npos) << js;  // the member's two
+    EXPECT_NE(js.find("\"vcpu_list\":[{\"apic_id\":3,\"member\":0}]"), std::string::npos) << js;
+    EXPECT_NE(js.find("\"device_list\":[{\"device\":7,\"member\":0}]"), std::string::npos) << js;
     EXPECT_NE(js.find("\"access\":\"-wx\""), std::string::npos) << js;
-    EXPECT_NE(js.find("\"memory_size\":16777216"), std::string::npos) << js;
-    spanctl("detach vm2 --member l1 --vcpu 3", &rc);
-    EXPECT_EQ(rc, 0);
-    spanctl("detach vm2 --member l1 --vcpu 3", &rc);
-    EXPECT_EQ(rc, 1);
+    EXPECT_NE(js.find("\"memory_gpa\":0,\"memory_size\":16777216"), std::string::npos) << js;
+    ASSERT_TRUE(attach(*m, SPAN_ATTACH_VCPU, 3, false).ok());
+    EXPECT_EQ(attach(*m, SPAN_ATTACH_VCPU, 3, false).error().code, ENOENT);
     spanctl("unsubscribe vm2 --id 1", &rc);
     EXPECT_EQ(rc, 0);
     spanctl("destroy vm2", &rc);
@@ -434,6 +489,177 @@ TEST_F(Spand, SpanctlCommands) {
     }
     out = spanctl("--help", &rc);
     EXPECT_EQ(rc, 0);
+    EXPECT_NE(out.find("spand refuses what no member of the span VM can carry out"),
+              std::string::npos)
+        << out;
+    out = spanctl("attach --help", &rc);
+    EXPECT_NE(out.find("spand refuses it (exit 1) on span VMs whose members cannot carry it out"),
+              std::string::npos)
+        << out;
+    out = spanctl("subscribe --help", &rc);
+    EXPECT_NE(out.find("Refused (exit 1) unless M and every member hosting"), std::string::npos)
+        << out;
+}
+
+// ATTACH and DETACH from a control session would only change spand's
+// records (the members would go on running the vCPU where it is while
+// sending its interrupts to the recorded host): refused.  Members attach
+// and detach themselves as before.
+TEST_F(Spand, ControlSessionAttachDetachRefused) {
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_DEVICE, 0).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_MEMORY, 0, true, 4096, 1u << 20).ok());
+    EXPECT_EQ(attach(*a, SPAN_ATTACH_MEMORY, 0, true, 0, 4096).error().code, EEXIST);
+    EXPECT_EQ(attach(*b, SPAN_ATTACH_MEMORY, 0, true, 0, 32u << 20).error().code, ERANGE);
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+    auto generation = [&] {
+        auto r = ctl->request(Msg::make(SPAN_MSG_TOPOLOGY_GET, 0));
+        EXPECT_TRUE(r.ok() && r->front().type() == SPAN_MSG_TOPOLOGY);
+        return r.ok() ? r->front().get<span_topology>().generation : 0;
+    };
+    uint64_t gen = generation();
+    EXPECT_EQ(gen, 3u);
+    const struct {
+        uint16_t type;
+        span_attach a;
+    } reqs[] = {
+        {SPAN_MSG_ATTACH, {SPAN_ATTACH_VCPU, b->id(), 0, 0, 0, 0}},  // move a's vCPU to b
+        {SPAN_MSG_DETACH, {SPAN_ATTACH_VCPU, a->id(), 0, 0, 0, 0}},
+        {SPAN_MSG_ATTACH, {SPAN_ATTACH_VCPU, a->id(), 2, 0, 0, 0}},  // a new one
+        {SPAN_MSG_ATTACH, {SPAN_ATTACH_DEVICE, b->id(), 1, 0, 0, 0}},
+        {SPAN_MSG_DETACH, {SPAN_ATTACH_DEVICE, a->id(), 0, 0, 0, 0}},
+        {SPAN_MSG_ATTACH, {SPAN_ATTACH_MEMORY, b->id(), 0, 0, 0, 4096}},
+        {SPAN_MSG_DETACH, {SPAN_ATTACH_MEMORY, a->id(), 0, 0, 0, 0}},
+    };
+    for (auto &r : reqs)
+        EXPECT_EQ(ack_of(*ctl, Msg::of(r.type, r.a)).status, -EOPNOTSUPP)
+            << span_msg_type_str(r.type) << " kind " << r.a.kind << " id " << r.a.id;
+    // Nothing changed, and no member was told anything changed.
+    EXPECT_EQ(generation(), gen);
+    for (Member *m : {a.get(), b.get()}) {
+        for (auto t = wait_for(*m, SPAN_MSG_TOPOLOGY, 300); t;
+             t = wait_for(*m, SPAN_MSG_TOPOLOGY, 300))
+            EXPECT_LE(t->get<span_topology>().generation, gen);
+    }
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"vcpu_list\":[{\"apic_id\":0,\"member\":0},{\"apic_id\":1,\"member\":1}]"),
+              std::string::npos)
+        << js;
+    EXPECT_NE(js.find("\"device_list\":[{\"device\":0,\"member\":0}]"), std::string::npos) << js;
+    EXPECT_NE(js.find("\"memory_gpa\":4096,\"memory_size\":1048576},{\"id\":1,\"name\":\"b\""),
+              std::string::npos)
+        << js;
+    EXPECT_NE(js.find("\"memory_gpa\":0,\"memory_size\":0}],"), std::string::npos) << js;  // b
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=attach vm=vm1 kind=vcpu member=1 id=0 gpa=0 size=0 by=control "
+                       "status=-95"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=detach vm=vm1 kind=memory member=0 id=0 gpa=0 size=0 by=control "
+                       "status=-95"),
+              std::string::npos)
+        << log;
+    // Members still attach and detach themselves, and only themselves.
+    span_attach other{SPAN_ATTACH_VCPU, b->id(), 2, 0, 0, 0};
+    EXPECT_EQ(ack_of(*a, Msg::of(SPAN_MSG_ATTACH, other)).status, -EPERM);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0, false).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_MEMORY, 0, false).ok());
+    EXPECT_EQ(attach(*a, SPAN_ATTACH_MEMORY, 0, false).error().code, ENOENT);
+    EXPECT_EQ(generation(), gen + 2);
+}
+
+// Memory events are raised by the members hosting vCPUs: a subscription
+// is accepted only if all of them advertised SPAN_CAP_MEM_EVENTS (and,
+// when spanctl names the subscriber, the subscriber too), and it ends when
+// a member without the cap comes to host a vCPU.
+TEST_F(Spand, SubscriptionsNeedVcpuHostsThatRaiseMemEvents) {
+    auto plain = member("plain");  // like QEMU: SPAN_CAP_RINGS only
+    auto intro = member("intro", "vm1", kMemEvents);
+    ASSERT_TRUE(plain && intro);
+    ASSERT_TRUE(attach(*plain, SPAN_ATTACH_VCPU, 0).ok());
+    span_mem_subscribe self{0, 0x10, 4, SPAN_ACCESS_WRITE, SPAN_MEMBER_SELF};
+    auto sub = [&](Member &m, const span_mem_subscribe &s) {
+        return ack_of(m, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, s));
+    };
+    // The only vCPU host cannot raise memory events.
+    EXPECT_EQ(sub(*intro, self).status, -EOPNOTSUPP);
+    int rc;
+    std::string out = spanctl("subscribe vm1 --member intro --gfn 16 --pages 4", &rc);
+    EXPECT_EQ(rc, 1);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: subscribe: refused: subscribe member intro to memory events of span VM "
+              "vm1: memory events are raised by the members hosting vCPUs, and plain (member 0) "
+              "cannot raise them (no SPAN_CAP_MEM_EVENTS; QEMU members do not advertise it)\n");
+    // Nor when only some of them can.
+    auto host = member("host", "vm1", kMemEvents);
+    ASSERT_TRUE(host);
+    ASSERT_TRUE(attach(*host, SPAN_ATTACH_VCPU, 1).ok());
+    EXPECT_EQ(sub(*intro, self).status, -EOPNOTSUPP);
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"subscriptions\":0"), std::string::npos) << js;
+    EXPECT_NE(slurp(dir_ + "/spand.log")
+                  .find("event=subscribe vm=vm1 member=1 gfn=16 pages=4 access=2 by=member "
+                        "status=-95 why=\"a vCPU host cannot raise memory events\""),
+              std::string::npos);
+    // Accepted once every vCPU host can.
+    ASSERT_TRUE(attach(*plain, SPAN_ATTACH_VCPU, 0, false).ok());
+    auto ok = sub(*intro, self);
+    ASSERT_EQ(ok.status, 0);
+    uint64_t id1 = ok.value;
+    auto note = wait_for(*host, SPAN_MSG_MEM_SUBSCRIBE);
+    ASSERT_TRUE(note.has_value());
+    EXPECT_EQ(note->get<span_mem_subscribe>().sub_id, id1);
+    // spanctl may name only a subscriber that takes memory events...
+    out = spanctl("subscribe vm1 --member plain --gfn 16 --pages 4", &rc);
+    EXPECT_EQ(rc, 1);
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: subscribe: refused: subscribe member plain to memory events of span VM "
+              "vm1: plain (member 0) cannot take memory events (no SPAN_CAP_MEM_EVENTS; QEMU "
+              "members do not advertise it)\n");
+    // ... and that subscriber is told, like the vCPU hosts.
+    out = spanctl("subscribe vm1 --member intro --gfn 32 --pages 1 --access x", &rc);
+    EXPECT_EQ(rc, 0) << slurp(dir_ + "/ctl.err");
+    EXPECT_EQ(out, "subscription 2\n");
+    note = wait_for(*intro, SPAN_MSG_MEM_SUBSCRIBE);
+    ASSERT_TRUE(note.has_value());
+    EXPECT_EQ(note->get<span_mem_subscribe>().sub_id, 2u);
+    EXPECT_EQ(note->get<span_mem_subscribe>().member, intro->id());
+    // A member joining learns the subscriptions (it may come to host vCPUs).
+    auto late = member("late", "vm1", kMemEvents);
+    ASSERT_TRUE(late);
+    for (uint64_t id : {id1, uint64_t{2}}) {
+        note = wait_for(*late, SPAN_MSG_MEM_SUBSCRIBE);
+        ASSERT_TRUE(note.has_value()) << id;
+        EXPECT_EQ(note->get<span_mem_subscribe>().sub_id, id);
+    }
+    ASSERT_TRUE(attach(*late, SPAN_ATTACH_VCPU, 2).ok());  // it can: they stay
+    js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"subscriptions\":2"), std::string::npos) << js;
+    // A vCPU host that cannot raise the events ends them all.
+    ASSERT_TRUE(attach(*plain, SPAN_ATTACH_VCPU, 0).ok());
+    for (Member *m : {intro.get(), host.get(), late.get()}) {
+        std::set<uint64_t> gone;
+        for (int i = 0; i < 2; i++) {
+            auto un = wait_for(*m, SPAN_MSG_MEM_UNSUBSCRIBE);
+            ASSERT_TRUE(un.has_value()) << m->id();
+            gone.insert(un->get<span_mem_unsubscribe>().sub_id);
+        }
+        EXPECT_EQ(gone, (std::set<uint64_t>{id1, 2}));
+    }
+    js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"subscriptions\":0"), std::string::npos) << js;
+    EXPECT_NE(slurp(dir_ + "/spand.log")
+                  .find("event=subscriptions_dropped vm=vm1 member=0 name=plain vcpu=0 "
+                        "subscriptions=2"),
+              std::string::npos);
+    EXPECT_EQ(sub(*intro, self).status, -EOPNOTSUPP);
 }
 
 TEST_F(Spand, CApi) {
