@@ -91,7 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             uint64_t seq = 0;
             bool reply = type == SPAN_MSG_ACK || type == SPAN_MSG_HELLO_REPLY;
             if (type == SPAN_MSG_ACK) std::memcpy(&seq, payload.data(), 8);
-            stamp(f, 0, type == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 1, seq,
+            stamp(f, type == SPAN_MSG_MEMBER ? SPAN_MEMBER_SPAND : 0,
+                  type == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 1, seq,
                   reply ? SPAN_F_REPLY : 0);
             if (plen) std::memcpy(f.payload(), payload.data(), plen);
             if (validate_message(f.data(), f.size()) != Reject::None) __builtin_trap();

@@ -452,6 +452,18 @@ Reject validate_vm_state(const span_msg_hdr &, const uint8_t *p, size_t n) {
     return Reject::None;
 }
 
+Reject validate_member_event(const span_msg_hdr &h, const uint8_t *p, size_t n) {
+    span_member_event m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (h.src != SPAN_MEMBER_SPAND || h.flags) return Reject::Address;
+    if (m.member >= SPAN_MAX_MEMBERS) return Reject::Address;
+    if (!valid_name(m.name, false)) return Reject::Name;
+    if (m.event == SPAN_MEMBER_JOINED) return m.reason ? Reject::Field : Reject::None;
+    if (m.event != SPAN_MEMBER_LEFT) return Reject::Field;
+    if (m.reason == SPAN_LEFT_NONE || m.reason >= SPAN_LEFT_MAX) return Reject::Field;
+    return Reject::None;
+}
+
 Reject validate_ctl_create(const span_msg_hdr &, const uint8_t *p, size_t n) {
     span_ctl_create m;
     if (!load(m, p, n)) return Reject::Size;
@@ -549,6 +561,8 @@ Reject validate_payload(uint16_t type, const void *payload, size_t n) {
         h.flags = SPAN_F_REPLY;
     } else if (type == SPAN_MSG_PEER_REPORT) {
         h.dst = SPAN_MEMBER_SPAND;
+    } else if (type == SPAN_MSG_MEMBER) {
+        h.src = SPAN_MEMBER_SPAND;
     }
     return validate_body(h, static_cast<const uint8_t *>(payload), n);
 }
@@ -620,6 +634,8 @@ Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n) {
             return validate_ioeventfd(h, p, n);
         case SPAN_MSG_EOI:
             return validate_eoi(h, p, n);
+        case SPAN_MSG_MEMBER:
+            return validate_member_event(h, p, n);
     }
     return Reject::Type;
 }
@@ -655,7 +671,7 @@ const char *span_msg_type_str(unsigned type) {
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
                                         "ctl-sub-info", "peer-report",   "ioeventfd",
-                                        "eoi"};
+                                        "eoi",          "member"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "span/ring.h"
@@ -295,7 +296,8 @@ void Daemon::reject(Client &c, Reject r, const char *what) {
 void Daemon::drop(Client &c, const char *why) {
     int fd = c.fd.get();
     bool was_member = c.role == Client::Role::Member;
-    if (was_member) member_lost(c);
+    bool closed = !std::strcmp(why, "hangup") || !std::strcmp(why, "recv error");
+    if (was_member) member_lost(c, closed ? SPAN_LEFT_CLOSED : SPAN_LEFT_CUT_OFF);
     log(was_member ? LogLevel::Info : LogLevel::Debug, "client_close",
         kv("pid", c.pid, "name", q(c.name.empty() ? "-" : c.name), "why", q(why)));
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -303,16 +305,28 @@ void Daemon::drop(Client &c, const char *why) {
 }
 
 // Policy when a member goes away (hang-up, death, or cut off):
+//  * the other members are told first (MEMBER LEFT, while their placement
+//    still says what it hosted);
 //  * its subscriptions are dropped (peers told with MEM_UNSUBSCRIBE);
 //  * its devices lose their owner;
 //  * if it hosted vCPUs the span VM pauses (the guest cannot run with
 //    vCPUs missing); its memory stays intact, owned by spand, and a member
 //    adopting the orphaned vCPUs resumes it;
 //  * otherwise the guest simply continues.
-void Daemon::member_lost(Client &c) {
+Msg Daemon::member_event(const Client &c, uint16_t event, uint16_t reason) {
+    span_member_event e{};
+    e.member = c.slot;
+    e.event = event;
+    e.reason = reason;
+    std::strncpy(e.name, c.name.c_str(), sizeof(e.name) - 1);
+    return Msg::of(SPAN_MSG_MEMBER, e);
+}
+
+void Daemon::member_lost(Client &c, uint16_t reason) {
     Vm &vm = *c.vm;
     uint32_t slot = c.slot;
     vm.members[slot] = nullptr;
+    broadcast(vm, member_event(c, SPAN_MEMBER_LEFT, reason));
     c.role = Client::Role::Control;  // no longer a member; c.vm stays for logging
     auto removed = vm.topo.remove_member(slot);
     size_t nsubs = drop_subs(vm, slot);
@@ -326,8 +340,9 @@ void Daemon::member_lost(Client &c) {
     if (!removed.vcpus.empty() || !removed.devices.empty()) broadcast_topology(vm);
     log(pause ? LogLevel::Warn : LogLevel::Info, "member_lost",
         kv("vm", q(vm.name), "member", slot, "name", q(c.name), "pid", c.pid, "vcpus",
-           removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs,
-           "policy", pause ? "pause" : "continue", "state", span::vm_state_str(vm.state)));
+           removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs, "left",
+           reason == SPAN_LEFT_CLOSED ? "closed" : "cut-off", "policy",
+           pause ? "pause" : "continue", "state", span::vm_state_str(vm.state)));
     if (auto bad = vm.topo.check(); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
 }
@@ -527,8 +542,15 @@ void Daemon::handle_hello(Client &c, Msg &m) {
     log(LogLevel::Info, "member_join",
         kv("vm", q(vm->name), "member", slot, "name", q(c.name), "pid", c.pid, "uid", c.uid, "caps",
            c.caps));
-    // Tell the newcomer the current placement, state and subscriptions
-    // (should it host vCPUs, it has to raise their events).
+    // Tell the others about the newcomer, the newcomer about the others,
+    // then the current placement, state and subscriptions (should it host
+    // vCPUs, it has to raise their events).
+    broadcast(*vm, member_event(c, SPAN_MEMBER_JOINED, SPAN_LEFT_NONE), slot);
+    for (Client *o : vm->members) {
+        if (!o || o == &c) continue;
+        Msg j = member_event(*o, SPAN_MEMBER_JOINED, SPAN_LEFT_NONE);
+        send(c, j, seq_++, 0);
+    }
     Msg topo = vm->topo.to_message();
     send(c, topo, seq_++, 0);
     span_vm_state st{vm->state, vm->reason};

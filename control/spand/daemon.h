@@ -113,7 +113,9 @@ class Daemon {
     void handle_peer_report(Client &c, Msg &m);
     void reject(Client &c, span::Reject r, const char *what);
     span::Result<Vm *> create_vm(const VmSpec &spec, uint32_t ring_size, uint32_t max_members);
-    void member_lost(Client &c);
+    void member_lost(Client &c, uint16_t reason);
+    // SPAN_MSG_MEMBER about member c (event JOINED or LEFT).
+    static Msg member_event(const Client &c, uint16_t event, uint16_t reason);
     void maybe_resume(Vm &vm);
     // Drops owner's subscriptions (all of them for SPAN_MEMBER_NONE),
     // telling every member; returns how many.

@@ -226,6 +226,37 @@ TEST_F(Spand, TwoMembersShareMemoryAndTalkOverRings) {
     }
 }
 
+// Each member hears of every other one: the ones there before it when it
+// joins, the later ones as they join, and each one that leaves.
+TEST_F(Spand, MembersHearWhoJoinsAndLeaves) {
+    auto a = member("first");
+    ASSERT_TRUE(a);
+    auto b = member("second");
+    ASSERT_TRUE(b);
+    auto joined = wait_for(*a, SPAN_MSG_MEMBER);
+    ASSERT_TRUE(joined.has_value());
+    auto ja = joined->get<span_member_event>();
+    EXPECT_EQ(ja.event, SPAN_MEMBER_JOINED);
+    EXPECT_EQ(ja.member, b->id());
+    EXPECT_STREQ(ja.name, "second");
+    auto before = wait_for(*b, SPAN_MSG_MEMBER);
+    ASSERT_TRUE(before.has_value());
+    auto jb = before->get<span_member_event>();
+    EXPECT_EQ(jb.event, SPAN_MEMBER_JOINED);
+    EXPECT_EQ(jb.member, a->id());
+    EXPECT_STREQ(jb.name, "first");
+    uint32_t bid = b->id();
+    b.reset();  // hangs up: it hosted nothing, the span VM keeps running
+    auto gone = wait_for(*a, SPAN_MSG_MEMBER);
+    ASSERT_TRUE(gone.has_value());
+    auto l = gone->get<span_member_event>();
+    EXPECT_EQ(l.event, SPAN_MEMBER_LEFT);
+    EXPECT_EQ(l.reason, SPAN_LEFT_CLOSED);
+    EXPECT_EQ(l.member, bid);
+    EXPECT_STREQ(l.name, "second");
+    EXPECT_FALSE(wait_state(*a, SPAN_VM_PAUSED).has_value());
+}
+
 TEST_F(Spand, MemberHostingVcpusDiesPausesVmAndKeepsMemory) {
     auto survivor = member("survivor");
     ASSERT_TRUE(survivor);
@@ -248,9 +279,32 @@ TEST_F(Spand, MemberHostingVcpusDiesPausesVmAndKeepsMemory) {
     int st;
     ASSERT_EQ(::waitpid(child, &st, 0), child);
     ASSERT_TRUE(WIFSIGNALED(st)) << "child exit " << WEXITSTATUS(st);
-    auto vs = wait_state(*survivor, SPAN_VM_PAUSED);
-    ASSERT_TRUE(vs.has_value());
-    EXPECT_EQ(vs->reason, static_cast<uint32_t>(SPAN_REASON_MEMBER_LOST));
+    // The survivor hears who left, and why, before the pause and the new
+    // placement that follow from it.
+    std::vector<uint16_t> order;
+    std::optional<span_member_event> left;
+    std::optional<span_vm_state> paused;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (order.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+        auto r = survivor->recv(50);
+        if (!r) continue;
+        uint16_t t = r->type();
+        if (t == SPAN_MSG_MEMBER && r->get<span_member_event>().event == SPAN_MEMBER_LEFT)
+            left = r->get<span_member_event>();
+        else if (!left || (t != SPAN_MSG_VM_STATE && t != SPAN_MSG_TOPOLOGY))
+            continue;
+        if (t == SPAN_MSG_VM_STATE) paused = r->get<span_vm_state>();
+        order.push_back(t);
+    }
+    ASSERT_TRUE(left.has_value());
+    EXPECT_STREQ(left->name, "doomed");
+    EXPECT_EQ(left->reason, SPAN_LEFT_CLOSED);
+    EXPECT_NE(left->member, survivor->id());
+    EXPECT_EQ(order,
+              (std::vector<uint16_t>{SPAN_MSG_MEMBER, SPAN_MSG_VM_STATE, SPAN_MSG_TOPOLOGY}));
+    ASSERT_TRUE(paused.has_value());
+    EXPECT_EQ(paused->state, static_cast<uint32_t>(SPAN_VM_PAUSED));
+    EXPECT_EQ(paused->reason, static_cast<uint32_t>(SPAN_REASON_MEMBER_LOST));
     int rc;
     std::string js = spanctl("--json show vm1", &rc);
     EXPECT_EQ(rc, 0);

@@ -424,6 +424,30 @@ TEST(Validate, Ioeventfd) {
         Reject::Field);
 }
 
+TEST(Validate, MemberEvent) {
+    span_member_event e{};
+    e.member = 2;
+    e.event = SPAN_MEMBER_LEFT;
+    e.reason = SPAN_LEFT_CLOSED;
+    std::strcpy(e.name, "l1a");
+    Msg m = mk(SPAN_MSG_MEMBER, e, 0, SPAN_MEMBER_SPAND);
+    EXPECT_EQ(v(m), Reject::None);
+    EXPECT_EQ(v(mk(SPAN_MSG_MEMBER, e)), Reject::Address);  // only spand says so
+    using E = span_member_event;
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.event = SPAN_MEMBER_JOINED; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.event = SPAN_MEMBER_JOINED, x.reason = 0; }),
+              Reject::None);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.event = 3; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.reason = SPAN_LEFT_NONE; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.reason = SPAN_LEFT_MAX; }), Reject::Field);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.member = SPAN_MAX_MEMBERS; }), Reject::Address);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.name[0] = 0; }), Reject::Name);
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { std::memset(x.name, 'a', sizeof(x.name)); }),
+              Reject::Name);  // no NUL
+    EXPECT_EQ(mutate<E>(m, [](auto &x) { x.name[1] = '/'; }), Reject::Name);
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_MEMBER, &e, sizeof(e)), SPAN_REJECT_NONE);
+}
+
 TEST(Validate, Eoi) {
     Msg m = mk(SPAN_MSG_EOI, span_eoi{0x21, 0});
     EXPECT_EQ(v(m), Reject::None);

@@ -110,6 +110,7 @@ enum span_msg_type {
 	SPAN_MSG_PEER_REPORT	= 34,	/* member -> spand: a peer sends garbage */
 	SPAN_MSG_IOEVENTFD	= 35,	/* device owner -> members: notify addresses */
 	SPAN_MSG_EOI		= 36,	/* member -> device owner: IOAPIC EOI */
+	SPAN_MSG_MEMBER		= 37,	/* spand -> members: one joined or left */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -482,6 +483,35 @@ struct span_vm_state {
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_vm_state) == 8, "span_vm_state size");
+
+/* ---- membership: a member joined or left the span VM ------------------------ */
+
+enum span_member_event_kind {
+	SPAN_MEMBER_JOINED	= 1,
+	SPAN_MEMBER_LEFT	= 2,
+};
+
+enum span_member_left_reason {
+	SPAN_LEFT_NONE		= 0,	/* JOINED */
+	SPAN_LEFT_CLOSED	= 1,	/* its connection closed: it exited or died */
+	SPAN_LEFT_CUT_OFF	= 2,	/* spand disconnected it (garbage, reports) */
+	SPAN_LEFT_MAX
+};
+
+/*
+ * spand tells every member when a member joins (after its HELLO, and to a
+ * joining member once per member already there) and when one leaves, before
+ * the VM_STATE and TOPOLOGY that follow from it.  A member still holds the
+ * old placement when LEFT arrives, so it knows what the member hosted.
+ */
+struct span_member_event {
+	__u32 member;		/* slot */
+	__u16 event;		/* enum span_member_event_kind */
+	__u16 reason;		/* enum span_member_left_reason (LEFT only) */
+	char  name[SPAN_NAME_LEN];	/* the member's name, NUL-terminated */
+};
+
+SPAN_STATIC_ASSERT(sizeof(struct span_member_event) == 40, "span_member_event size");
 
 /* ---- control (spanctl <-> spand) ---------------------------------------------- */
 
