@@ -55,6 +55,7 @@ typedef struct SpanState {
     char *socket;
     char *name;
     unsigned long *want;            /* requested CPU indexes */
+    bool no_vcpus;                  /* vcpus=none */
     int firmware;                   /* -1: default (hosts vCPU 0) */
     uint64_t wait;
 
@@ -72,6 +73,14 @@ typedef struct SpanState {
     GHashTable *placement;
     uint64_t generation;
     uint32_t dev_owner;             /* owner of the devices or NONE */
+    /*
+     * members spand told about (SPAN_MSG_MEMBER): names by slot, and the
+     * slots that left (under span.lock: senders skip them); what they
+     * hosted when they left, for query-span (main loop, BQL)
+     */
+    char *member_name[SPAN_MAX_MEMBERS];
+    uint32_t gone;
+    SpanLossList *lost;
 
     /* libspan calls and placement readers off the main loop: lock */
     QemuMutex lock;
@@ -182,6 +191,19 @@ uint32_t span_peers_locked(void);
  */
 extern NotifierList span_topology_notifiers;
 
+/*
+ * Notified when spand says a member joined or left, with the BQL, on the
+ * receive thread or the main loop (so a notifier must not wait for a vCPU
+ * or the main loop).  For LEFT, before the placement changes: the lost
+ * member's vCPUs and devices are still in it, and span.gone has its slot.
+ */
+typedef struct SpanMemberEvent {
+    uint32_t slot;
+    bool joined;
+    bool lost_work;                 /* LEFT: it hosted vCPUs or devices */
+} SpanMemberEvent;
+extern NotifierList span_member_notifiers;
+
 /* ---- run state (span-lifecycle.c) ------------------------------------- */
 
 typedef enum SpanRunEvent {
@@ -195,6 +217,11 @@ typedef enum SpanRunEvent {
 extern NotifierList span_run_notifiers;
 /* Stops this member (and so the span VM) with cause; why is printed. */
 void span_stop(ShutdownCause cause, const char *why);
+/*
+ * A member hosting vCPUs or devices was lost: pauses the guest here (from
+ * any thread; done on the main loop), its memory and this member intact.
+ */
+void span_pause_lost(void);
 
 /* ---- one registration function per concern, called by span_init() ----- */
 

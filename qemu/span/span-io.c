@@ -28,10 +28,12 @@ typedef struct SpanPending {
     bool busy;
     uint64_t data;
     int status;
+    uint32_t owner;                 /* the member slot asked */
+    bool orphaned;                  /* it left: no answer will come */
 } SpanPending;
 
 static SpanPending *pending;        /* by CPU index, under span.lock */
-static Notifier run_notifier;
+static Notifier run_notifier, member_notifier;
 static SpanPostedHandler *posted;
 
 void span_io_register_posted(SpanPostedHandler *fn)
@@ -41,15 +43,18 @@ void span_io_register_posted(SpanPostedHandler *fn)
 }
 
 /*
- * The access reset the span VM (the guest wrote a reset register): like a
- * real CPU, this vCPU executes nothing more of the old boot.  It waits
- * until the owner's RESET arrives and the reset here stops it (or the
- * span VM stops).
+ * This vCPU executes nothing more of the guest until QEMU stops it (or
+ * the span VM stops).  -ERESTART: the access reset the span VM (the guest
+ * wrote a reset register); like a real CPU, the vCPU runs nothing more of
+ * the old boot, and waits until the owner's RESET arrives and the reset
+ * here stops it.  -ENOLINK: the owner of the devices was lost, the guest
+ * pauses here (span_pause_lost()).
  */
-static void span_wait_reset(CPUState *cpu)
+static void span_wait_stopped(CPUState *cpu, int why)
 {
     while (!qatomic_read(&span.stopping) &&
-           !(qatomic_read(&span.resetting) && qatomic_read(&cpu->stop))) {
+           !((why != -ERESTART || qatomic_read(&span.resetting)) &&
+             qatomic_read(&cpu->stop))) {
         g_usleep(1000);
     }
 }
@@ -75,14 +80,16 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             req.data = is_write ? ldn_le_p(data, size) : 0;
             p->busy = true;
             p->status = -EIO;
-            if (span.dev_owner < SPAN_MAX_MEMBERS) {
-                sent = span_send_to_locked(1u << span.dev_owner,
+            p->owner = span.dev_owner;
+            p->orphaned = false;
+            if (p->owner < SPAN_MAX_MEMBERS && !(span.gone & 1u << p->owner)) {
+                sent = span_send_to_locked(1u << p->owner,
                                            pio ? SPAN_MSG_PIO_REQ
                                                : SPAN_MSG_MMIO_REQ,
                                            &req, sizeof(req));
                 r = sent ? 0 : -EIO;
             } else {
-                r = -ENXIO;
+                r = -ENOLINK;   /* the owner was lost */
             }
             if (pio) {
                 span_count_each(pio_forwarded, sent, 1);
@@ -94,8 +101,8 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
                               addr, size, r);
         /*
          * Wait for the owner (the receive thread completes the access);
-         * give up when the span VM stops, or when a reset of the span VM
-         * stops this vCPU.
+         * give up when the span VM stops, when a reset of the span VM
+         * stops this vCPU, or when the owner leaves.
          */
         while (r == 0 && qemu_sem_timedwait(&p->done, 200) < 0) {
             if (qatomic_read(&span.stopping)) {
@@ -103,6 +110,8 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             } else if (qatomic_read(&span.resetting) &&
                        qatomic_read(&cpu->stop)) {
                 r = -ECANCELED;
+            } else if (qatomic_read(&p->orphaned)) {
+                r = -ENOLINK;
             }
         }
         WITH_QEMU_LOCK_GUARD(&span.lock) {
@@ -112,14 +121,16 @@ void span_forward_io(CPUState *cpu, bool pio, uint64_t addr, uint8_t *data,
             }
         }
         if (r < 0 && r != -ERESTART) {
-            span_fail(SPAN_MEMBER_NONE, "a forwarded access failed");
+            span_fail(SPAN_MEMBER_NONE, r == -ENOLINK
+                      ? "a forwarded access lost the owner of the devices"
+                      : "a forwarded access failed");
         }
         trace_span_forward_io_done(cpu->cpu_index, r);
         if (!is_write) {
             stn_le_p(data, size, r < 0 ? ~0ULL : p->data);
         }
-        if (r == -ERESTART) {
-            span_wait_reset(cpu);
+        if (r == -ERESTART || r == -ENOLINK) {
+            span_wait_stopped(cpu, r);
             return;
         }
     }
@@ -196,6 +207,19 @@ static void span_io_run_state(Notifier *n, void *data)
     }
 }
 
+/* A member left: the accesses waiting for it get no answer. */
+static void span_io_member(Notifier *n, void *data)
+{
+    SpanMemberEvent *ev = data;
+
+    QEMU_LOCK_GUARD(&span.lock);
+    for (int i = 0; pending && !ev->joined && i < span.nr_cpus; i++) {
+        if (pending[i].busy && pending[i].owner == ev->slot) {
+            qatomic_set(&pending[i].orphaned, true);
+        }
+    }
+}
+
 void span_io_init(void)
 {
     span_register_handler(SPAN_MSG_MMIO_REQ, sizeof(struct span_io_req),
@@ -208,4 +232,6 @@ void span_io_init(void)
                           span_io_done, SPAN_RX);
     run_notifier.notify = span_io_run_state;
     notifier_list_add(&span_run_notifiers, &run_notifier);
+    member_notifier.notify = span_io_member;
+    notifier_list_add(&span_member_notifiers, &member_notifier);
 }

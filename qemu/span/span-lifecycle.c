@@ -66,19 +66,31 @@ static void span_shutdown_from_peer(const struct span_msg_hdr *h,
     span_stop(SHUTDOWN_CAUSE_GUEST_SHUTDOWN, NULL);
 }
 
+static void span_pause_bh(void *opaque)
+{
+    if (runstate_is_running()) {
+        vm_stop(RUN_STATE_PAUSED);
+    }
+}
+
+void span_pause_lost(void)
+{
+    aio_bh_schedule_oneshot(qemu_get_aio_context(), span_pause_bh, NULL);
+}
+
 static void span_vm_state(const struct span_msg_hdr *h, const void *p)
 {
     const struct span_vm_state *s = p;
 
     /*
-     * A span VM paused by an earlier loss resumes when its vCPUs have
-     * hosts again: only a loss while the guest runs stops this member.
+     * spand pauses the span VM when a member hosting vCPUs is lost (the
+     * MEMBER message before this one said which): the guest stops here
+     * too, this member stays up.  A member that joins a span VM paused by
+     * an earlier loss starts normally.
      */
     if (s->state == SPAN_VM_PAUSED &&
         s->reason == SPAN_REASON_MEMBER_LOST && span.ready) {
-        span_stop(SHUTDOWN_CAUSE_HOST_ERROR,
-                  "a member hosting vCPUs of the span VM was lost; "
-                  "stopping this member");
+        span_pause_lost();
     } else if (s->state == SPAN_VM_SHUTDOWN) {
         span_stop(SHUTDOWN_CAUSE_GUEST_SHUTDOWN, NULL);
     }
@@ -203,6 +215,10 @@ static void span_reset_handler(void *opaque)
 
 static void span_vm_state_change(void *opaque, bool running, RunState state)
 {
+    /* whatever started it: the guest cannot run without what was lost */
+    if (running && span.lost) {
+        span_pause_lost();
+    }
     if (running && !span.ready) {
         span_drain();
         /* after the other handlers (kvmclock sets the clock on start) */

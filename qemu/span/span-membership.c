@@ -19,6 +19,7 @@
 #include "qemu/lockable.h"
 #include "qemu/option.h"
 #include "qapi/error.h"
+#include "qapi/qapi-events-span.h"
 #include "qom/object_interfaces.h"
 #include "hw/boards.h"
 #include "system/hostmem.h"
@@ -27,6 +28,8 @@
 
 NotifierList span_topology_notifiers =
     NOTIFIER_LIST_INITIALIZER(span_topology_notifiers);
+NotifierList span_member_notifiers =
+    NOTIFIER_LIST_INITIALIZER(span_member_notifiers);
 
 static Notifier machine_done;
 
@@ -50,7 +53,8 @@ QemuOptsList qemu_span_opts = {
         }, {
             .name = "vcpus",
             .type = QEMU_OPT_STRING,
-            .help = "vCPU indexes hosted here, N or N-M (repeatable)",
+            .help = "vCPU indexes hosted here, N or N-M (repeatable), "
+                    "or none",
         }, {
             .name = "firmware",
             .type = QEMU_OPT_BOOL,
@@ -73,6 +77,10 @@ static int span_parse_vcpus(void *opaque, const char *name, const char *value,
     const char *end;
 
     if (strcmp(name, "vcpus")) {
+        return 0;
+    }
+    if (!strcmp(value, "none")) {
+        span.no_vcpus = true;
         return 0;
     }
     if (qemu_strtoul(value, &end, 10, &first) < 0 ||
@@ -129,6 +137,10 @@ void span_parse_opts(const char *optarg)
     span.name = s ? g_strdup(s) : g_strdup_printf("qemu-%d", (int)getpid());
     span.want = bitmap_new(SPAN_MAX_VCPUS);
     if (qemu_opt_foreach(opts, span_parse_vcpus, NULL, &error_fatal)) {
+        exit(1);
+    }
+    if (span.no_vcpus && !bitmap_empty(span.want, SPAN_MAX_VCPUS)) {
+        error_report("-span: vcpus=none and vcpus=N-M contradict each other");
         exit(1);
     }
     if (qemu_opt_get(opts, "firmware")) {
@@ -192,7 +204,7 @@ uint32_t span_peers_locked(void)
             set |= 1u << host;
         }
     }
-    return set;
+    return set & ~span.gone;
 }
 
 uint32_t span_peers(void)
@@ -222,6 +234,99 @@ static void span_topology(const struct span_msg_hdr *h, const void *p)
     }
     span.generation = t->generation;
     notifier_list_notify(&span_topology_notifiers, NULL);
+}
+
+/* What the member in slot hosted, by the placement still in force. */
+static SpanLoss *span_loss_new(uint32_t slot, const char *name,
+                               uint16_t reason)
+{
+    SpanLoss *l = g_new0(SpanLoss, 1);
+    uint32List **vtail = &l->vcpus;
+
+    l->member = slot;
+    l->name = g_strdup(name);
+    l->reason = reason == SPAN_LEFT_CLOSED ? SPAN_LEFT_REASON_CLOSED
+                                           : SPAN_LEFT_REASON_CUT_OFF;
+    for (int i = 0; i < span.nr_cpus; i++) {
+        if (span_host_of(span.apic_id[i]) == slot) {
+            QAPI_LIST_APPEND(vtail, span.apic_id[i]);
+        }
+    }
+    if (span.dev_owner == slot) {
+        QAPI_LIST_PREPEND(l->devices, SPAN_DEVICES_ID);
+    }
+    return l;
+}
+
+/*
+ * MEMBER from spand (validated): a member joined or left.  A member that
+ * leaves while it hosts vCPUs or devices takes their state with it: the
+ * guest pauses here, and query-span remembers the loss.
+ */
+static void span_member(const struct span_msg_hdr *h, const void *p)
+{
+    const struct span_member_event *e = p;
+    SpanMemberEvent ev = {
+        .slot = e->member,
+        .joined = e->event == SPAN_MEMBER_JOINED,
+    };
+    g_autofree char *name = g_strndup(e->name, sizeof(e->name));
+    SpanLossList **tail;
+    SpanLoss *loss;
+
+    if (h->src != SPAN_MEMBER_SPAND || e->member == span.id) {
+        span_fail(SPAN_MEMBER_NONE, "membership news not from spand");
+        return;
+    }
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        if (ev.joined) {
+            span.gone &= ~(1u << e->member);
+        } else {
+            span.gone |= 1u << e->member;
+        }
+    }
+    if (ev.joined) {
+        g_free(span.member_name[e->member]);
+        span.member_name[e->member] = g_steal_pointer(&name);
+        notifier_list_notify(&span_member_notifiers, &ev);
+        qapi_event_send_span_member_joined(e->member,
+                                           span.member_name[e->member]);
+        return;
+    }
+    g_clear_pointer(&span.member_name[e->member], g_free);
+    loss = span_loss_new(e->member, name, e->reason);
+    ev.lost_work = loss->vcpus || loss->devices;
+    notifier_list_notify(&span_member_notifiers, &ev);
+    qapi_event_send_span_member_left(loss);
+    if (!ev.lost_work) {
+        qapi_free_SpanLoss(loss);
+        return;
+    }
+    warn_report("span: member '%s' (slot %u) left span VM '%s' while it "
+                "hosted %s%s: the guest is paused; its memory is intact "
+                "(dump-guest-memory saves it)", name, e->member, span.vm,
+                loss->vcpus ? "vCPUs" : "",
+                !loss->devices ? "" : loss->vcpus ? " and devices"
+                                                  : "devices");
+    tail = &span.lost;          /* in the order they were lost */
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    QAPI_LIST_APPEND(tail, loss);
+    span_pause_lost();
+}
+
+bool span_may_run(Error **errp)
+{
+    if (!span.lost) {
+        return true;
+    }
+    error_setg(errp, "span VM '%s' lost member '%s' with the vCPUs or "
+               "devices it hosted: the guest cannot continue", span.vm,
+               span.lost->value->name);
+    error_append_hint(errp, "query-span lists what was lost; "
+                      "dump-guest-memory saves the guest's memory.\n");
+    return false;
 }
 
 static void span_create_memdev(MachineState *ms, Error **errp)
@@ -426,12 +531,12 @@ void span_machine_setup(MachineState *ms, Error **errp)
     }
 
     last = find_last_bit(span.want, SPAN_MAX_VCPUS);
-    if (last >= SPAN_MAX_VCPUS) {
+    if (last >= SPAN_MAX_VCPUS && !span.no_vcpus) {
         error_setg(errp, "-span: vcpus= is missing: name the vCPUs this "
-                   "member hosts (e.g. vcpus=0-1)");
+                   "member hosts (e.g. vcpus=0-1), or vcpus=none");
         return;
     }
-    if (last >= span.nr_cpus) {
+    if (last < SPAN_MAX_VCPUS && last >= span.nr_cpus) {
         error_setg(errp, "-span: vCPU %d is out of range: the guest has %d "
                    "vCPUs (-smp)", last, span.nr_cpus);
         return;
@@ -479,4 +584,6 @@ void span_membership_init(void)
     span.placement = g_hash_table_new(NULL, NULL);
     span_register_handler(SPAN_MSG_TOPOLOGY, sizeof(struct span_topology),
                           span_topology, SPAN_MAIN_LOOP);
+    span_register_handler(SPAN_MSG_MEMBER, sizeof(struct span_member_event),
+                          span_member, SPAN_RX_BQL);
 }

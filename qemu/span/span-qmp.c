@@ -6,8 +6,10 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
+#include "qapi/clone-visitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-span.h"
+#include "qapi/qapi-visit-span.h"
 #include "span-internal.h"
 
 static SpanCounters *span_counters_copy(const SpanCounters *c)
@@ -38,6 +40,7 @@ SpanInfo *qmp_query_span(Error **errp)
     info->memory_size = span.mem_size;
     info->topology_generation = span.generation;
     info->counters = span_counters_copy(&span.total);
+    info->lost = QAPI_CLONE(SpanLossList, span.lost);
     info->shadow_coherence = span.wt_on;
     if (span.ops && span.ops->get_clock(&clock) == 0) {
         info->has_clock_ns = true;
@@ -64,6 +67,9 @@ SpanInfo *qmp_query_span(Error **errp)
         QAPI_LIST_APPEND(vtail, v);
     }
     seen[span.id] = true;
+    for (uint32_t id = 0; id < SPAN_MAX_MEMBERS; id++) {
+        seen[id] |= span.member_name[id] != NULL;
+    }
 
     mtail = &info->members;
     for (uint32_t id = 0; id < SPAN_MAX_MEMBERS; id++) {
@@ -76,6 +82,7 @@ SpanInfo *qmp_query_span(Error **errp)
         mi = g_new0(SpanMemberInfo, 1);
         mi->id = id;
         mi->self = id == span.id;
+        mi->name = g_strdup(mi->self ? span.name : span.member_name[id]);
         mi->counters = span_counters_copy(mi->self ? &span.total
                                           : &span.peer[id]);
         itail = &mi->vcpus;

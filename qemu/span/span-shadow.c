@@ -54,7 +54,7 @@ static struct {
     uint32_t peers;                 /* vCPU hosts that got wt.mine */
     SpanWtWait *wait;               /* by CPU index */
     GQueue deferred;                /* requests before the state is known */
-    Notifier topology, run;
+    Notifier topology, run, member;
 } wt = { .deferred = G_QUEUE_INIT };
 
 /* A WT_PUBLISH payload with up to SPAN_MAX_RANGES ranges. */
@@ -344,7 +344,8 @@ static uint32_t span_wt_shadowers(uint64_t gfn)
         return span_peers_locked();
     }
     return GPOINTER_TO_UINT(g_hash_table_lookup(wt.frames,
-                                                GSIZE_TO_POINTER(gfn)));
+                                                GSIZE_TO_POINTER(gfn))) &
+           ~span.gone;
 }
 
 static int span_wt_failed(uint64_t gfn, int status, const char *what)
@@ -437,6 +438,33 @@ void span_wt_withdraw(const uint64_t *gfns, unsigned nr)
 }
 
 /*
+ * A member left: its KVM is gone with its shadows, so the vCPUs waiting for
+ * its acknowledgement go on without it (senders skip it from now on,
+ * span.gone).
+ */
+static void span_wt_member(Notifier *n, void *data)
+{
+    SpanMemberEvent *ev = data;
+    uint32_t bit = 1u << ev->slot;
+
+    if (ev->joined || wt.state != SPAN_WT_ON) {
+        return;
+    }
+    QEMU_LOCK_GUARD(&span.lock);
+    wt.peers &= ~bit;
+    for (int i = 0; i < span.nr_cpus; i++) {
+        SpanWtWait *w = &wt.wait[i];
+
+        if (w->generation && (w->pending & bit)) {
+            w->pending &= ~bit;
+            if (!w->pending) {
+                qemu_sem_post(&w->done);
+            }
+        }
+    }
+}
+
+/*
  * Every vCPU has a host: if they are all this member's, no peer runs guest
  * code and there is nothing to keep coherent (otherwise the accelerator
  * decides, span_wt_enable()).
@@ -461,4 +489,6 @@ void span_shadow_init(void)
     notifier_list_add(&span_topology_notifiers, &wt.topology);
     wt.run.notify = span_wt_run_state;
     notifier_list_add(&span_run_notifiers, &wt.run);
+    wt.member.notify = span_wt_member;
+    notifier_list_add(&span_member_notifiers, &wt.member);
 }

@@ -51,6 +51,11 @@ bool span_owns_firmware(void)
     return true;
 }
 
+bool span_may_run(Error **errp)
+{
+    return true;
+}
+
 bool span_forwards_io(void)
 {
     return false;

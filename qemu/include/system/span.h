@@ -34,5 +34,10 @@ bool span_memory(int *fd, uint64_t *size, Error **errp);
 bool span_cpu_is_local(int cpu_index);
 /* True if this member owns firmware, boot devices and the serial console. */
 bool span_owns_firmware(void);
+/*
+ * QMP cont: false (and errp set) once a member that hosted vCPUs or
+ * devices of the span VM was lost; the guest cannot run without them.
+ */
+bool span_may_run(Error **errp);
 
 #endif
