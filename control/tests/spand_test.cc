@@ -156,6 +156,18 @@ class Spand : public ::testing::Test {
         return std::nullopt;
     }
 
+    // Receives the next MEMBER message and checks it.
+    void expect_member_event(Member &m, uint16_t event, uint32_t slot, const char *name,
+                             uint16_t reason = SPAN_LEFT_NONE) {
+        auto msg = wait_for(m, SPAN_MSG_MEMBER);
+        ASSERT_TRUE(msg.has_value());
+        auto e = msg->get<span_member_event>();
+        EXPECT_EQ(e.event, event);
+        EXPECT_EQ(e.member, slot);
+        EXPECT_STREQ(e.name, name);
+        EXPECT_EQ(e.reason, reason);
+    }
+
     Status attach(Member &m, uint32_t kind, uint32_t id, bool attach = true, uint64_t gpa = 0,
                   uint64_t size = 0) {
         span_attach a{kind, SPAN_MEMBER_SELF, id, 0, gpa, size};
@@ -233,27 +245,11 @@ TEST_F(Spand, MembersHearWhoJoinsAndLeaves) {
     ASSERT_TRUE(a);
     auto b = member("second");
     ASSERT_TRUE(b);
-    auto joined = wait_for(*a, SPAN_MSG_MEMBER);
-    ASSERT_TRUE(joined.has_value());
-    auto ja = joined->get<span_member_event>();
-    EXPECT_EQ(ja.event, SPAN_MEMBER_JOINED);
-    EXPECT_EQ(ja.member, b->id());
-    EXPECT_STREQ(ja.name, "second");
-    auto before = wait_for(*b, SPAN_MSG_MEMBER);
-    ASSERT_TRUE(before.has_value());
-    auto jb = before->get<span_member_event>();
-    EXPECT_EQ(jb.event, SPAN_MEMBER_JOINED);
-    EXPECT_EQ(jb.member, a->id());
-    EXPECT_STREQ(jb.name, "first");
+    expect_member_event(*a, SPAN_MEMBER_JOINED, b->id(), "second");
+    expect_member_event(*b, SPAN_MEMBER_JOINED, a->id(), "first");
     uint32_t bid = b->id();
     b.reset();  // hangs up: it hosted nothing, the span VM keeps running
-    auto gone = wait_for(*a, SPAN_MSG_MEMBER);
-    ASSERT_TRUE(gone.has_value());
-    auto l = gone->get<span_member_event>();
-    EXPECT_EQ(l.event, SPAN_MEMBER_LEFT);
-    EXPECT_EQ(l.reason, SPAN_LEFT_CLOSED);
-    EXPECT_EQ(l.member, bid);
-    EXPECT_STREQ(l.name, "second");
+    expect_member_event(*a, SPAN_MEMBER_LEFT, bid, "second", SPAN_LEFT_CLOSED);
     EXPECT_FALSE(wait_state(*a, SPAN_VM_PAUSED).has_value());
 }
 
