@@ -200,7 +200,6 @@ extern NotifierList span_topology_notifiers;
 typedef struct SpanMemberEvent {
     uint32_t slot;
     bool joined;
-    bool lost_work;                 /* LEFT: it hosted vCPUs or devices */
 } SpanMemberEvent;
 extern NotifierList span_member_notifiers;
 

@@ -212,8 +212,11 @@ static void span_io_member(Notifier *n, void *data)
 {
     SpanMemberEvent *ev = data;
 
+    if (ev->joined || !pending) {
+        return;
+    }
     QEMU_LOCK_GUARD(&span.lock);
-    for (int i = 0; pending && !ev->joined && i < span.nr_cpus; i++) {
+    for (int i = 0; i < span.nr_cpus; i++) {
         if (pending[i].busy && pending[i].owner == ev->slot) {
             qatomic_set(&pending[i].orphaned, true);
         }

@@ -275,7 +275,8 @@ static void span_member(const struct span_msg_hdr *h, const void *p)
     SpanLoss *loss;
 
     if (h->src != SPAN_MEMBER_SPAND || e->member == span.id) {
-        span_fail(SPAN_MEMBER_NONE, "membership news not from spand");
+        span_fail(SPAN_MEMBER_NONE, "membership news not from spand, "
+                  "or about this member");
         return;
     }
     WITH_QEMU_LOCK_GUARD(&span.lock) {
@@ -295,10 +296,9 @@ static void span_member(const struct span_msg_hdr *h, const void *p)
     }
     g_clear_pointer(&span.member_name[e->member], g_free);
     loss = span_loss_new(e->member, name, e->reason);
-    ev.lost_work = loss->vcpus || loss->devices;
     notifier_list_notify(&span_member_notifiers, &ev);
     qapi_event_send_span_member_left(loss);
-    if (!ev.lost_work) {
+    if (!loss->vcpus && !loss->devices) {
         qapi_free_SpanLoss(loss);
         return;
     }

@@ -30,6 +30,10 @@ $QEMU -accel kvm -span vm1,socket=$SOCK,vcpus=x > $T/e4.txt 2>&1
 check "bad vcpus=: exit 1" [ $? = 1 ]
 grep_check "bad vcpus=: message" 'is not N or N-M' $T/e4.txt
 
+$QEMU -accel kvm -span vm1,socket=$SOCK,vcpus=none,vcpus=0 > $T/e4b.txt 2>&1
+check "vcpus=none with vCPUs: exit 1" [ $? = 1 ]
+grep_check "vcpus=none with vCPUs: message" 'vcpus=none and vcpus=N-M contradict' $T/e4b.txt
+
 echo 'true' > $T/true.sh
 mkinitrd $T/true.sh $T/true.rd
 SMP=2 MEM=64M member $T/c5 $T/true.rd -span vm3,socket=$SOCK,vcpus=0,wait=1 > $T/e5.txt 2>&1
