@@ -464,6 +464,17 @@ Reject validate_member_event(const span_msg_hdr &h, const uint8_t *p, size_t n) 
     return Reject::None;
 }
 
+// From a member: either the generation of a TOPOLOGY or the APIC ID of a
+// vCPU that arrived, never both.
+Reject validate_placed(const span_msg_hdr &h, const uint8_t *p, size_t n) {
+    span_placed m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (h.src >= SPAN_MAX_MEMBERS || h.flags) return Reject::Address;
+    if (m.reserved) return Reject::Reserved;
+    if ((m.arrived == SPAN_APIC_NONE) == (m.generation == 0)) return Reject::Field;
+    return Reject::None;
+}
+
 Reject validate_ctl_create(const span_msg_hdr &, const uint8_t *p, size_t n) {
     span_ctl_create m;
     if (!load(m, p, n)) return Reject::Size;
@@ -636,6 +647,8 @@ Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n) {
             return validate_eoi(h, p, n);
         case SPAN_MSG_MEMBER:
             return validate_member_event(h, p, n);
+        case SPAN_MSG_PLACED:
+            return validate_placed(h, p, n);
     }
     return Reject::Type;
 }
@@ -671,7 +684,7 @@ const char *span_msg_type_str(unsigned type) {
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
                                         "ctl-sub-info", "peer-report",   "ioeventfd",
-                                        "eoi",          "member"};
+                                        "eoi",          "member",        "placed"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

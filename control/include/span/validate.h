@@ -74,6 +74,7 @@ Reject validate_vcpu_state(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_reset(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_heartbeat(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_vm_state(const span_msg_hdr &h, const uint8_t *p, size_t n);
+Reject validate_placed(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_create(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_name(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_vm_info(const span_msg_hdr &h, const uint8_t *p, size_t n);

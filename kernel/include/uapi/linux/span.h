@@ -111,6 +111,7 @@ enum span_msg_type {
 	SPAN_MSG_IOEVENTFD	= 35,	/* device owner -> members: notify addresses */
 	SPAN_MSG_EOI		= 36,	/* member -> device owner: IOAPIC EOI */
 	SPAN_MSG_MEMBER		= 37,	/* spand -> members: one joined or left */
+	SPAN_MSG_PLACED		= 38,	/* member -> members: routes by a placement */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -424,6 +425,12 @@ enum span_attach_kind {
 	SPAN_ATTACH_DEVICE	= 3,	/* id: device id */
 };
 
+/*
+ * A member attaches and detaches itself (member = SPAN_MEMBER_SELF or its
+ * own slot).  The member hosting vCPU id may also name another member: it
+ * hands the vCPU over, and the placement changes when that member attaches
+ * the vCPU itself (Documentation/span-protocol.rst, "Moving a vCPU").
+ */
 struct span_attach {
 	__u32 kind;		/* enum span_attach_kind */
 	__u32 member;		/* target slot or SPAN_MEMBER_SELF */
@@ -446,6 +453,21 @@ struct span_vcpu_state {
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_vcpu_state) == 16, "span_vcpu_state size");
+
+/*
+ * PLACED: a member sends it to every other member after it applied a
+ * TOPOLOGY (generation, arrived = SPAN_APIC_NONE), and the member a vCPU
+ * moved to sends it to the member the vCPU left once the vCPU runs there
+ * (generation 0, arrived = its APIC ID).  Either way, what its sender sent
+ * before it went by an older placement.
+ */
+struct span_placed {
+	__u64 generation;	/* of the TOPOLOGY applied, or 0 */
+	__u32 arrived;		/* APIC ID or SPAN_APIC_NONE */
+	__u32 reserved;		/* must be zero */
+};
+
+SPAN_STATIC_ASSERT(sizeof(struct span_placed) == 16, "span_placed size");
 
 /* ---- reset / shutdown / heartbeat / VM state ---------------------------------- */
 
