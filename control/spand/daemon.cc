@@ -309,6 +309,8 @@ void Daemon::drop(Client &c, const char *why) {
 //    still says what it hosted);
 //  * its subscriptions are dropped (peers told with MEM_UNSUBSCRIBE);
 //  * its devices lose their owner;
+//  * the vCPU hand-overs pending from it or to it are cancelled (each
+//    member learns of it from MEMBER LEFT);
 //  * if it hosted vCPUs the span VM pauses (the guest cannot run with
 //    vCPUs missing); its memory stays intact, owned by spand, and a member
 //    adopting the orphaned vCPUs resumes it;
@@ -328,6 +330,7 @@ void Daemon::member_lost(Client &c, uint16_t reason) {
     vm.members[slot] = nullptr;
     broadcast(vm, member_event(c, SPAN_MEMBER_LEFT, reason));
     c.role = Client::Role::Control;  // no longer a member; c.vm stays for logging
+    size_t nhand = cancel_handovers(vm, slot, SPAN_APIC_NONE, "member-lost");
     auto removed = vm.topo.remove_member(slot);
     size_t nsubs = drop_subs(vm, slot);
     bool pause = !removed.vcpus.empty();
@@ -340,10 +343,12 @@ void Daemon::member_lost(Client &c, uint16_t reason) {
     if (!removed.vcpus.empty() || !removed.devices.empty()) broadcast_topology(vm);
     log(pause ? LogLevel::Warn : LogLevel::Info, "member_lost",
         kv("vm", q(vm.name), "member", slot, "name", q(c.name), "pid", c.pid, "vcpus",
-           removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs, "left",
-           reason == SPAN_LEFT_CLOSED ? "closed" : "cut-off", "policy",
+           removed.vcpus.size(), "devices", removed.devices.size(), "subscriptions", nsubs,
+           "handovers", nhand, "left", reason == SPAN_LEFT_CLOSED ? "closed" : "cut-off", "policy",
            pause ? "pause" : "continue", "state", span::vm_state_str(vm.state)));
     if (auto bad = vm.topo.check(); !bad.empty())
+        log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
+    if (auto bad = check_handovers(vm); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
 }
 
@@ -571,6 +576,14 @@ void Daemon::handle_hello(Client &c, Msg &m) {
 // an attached memory range.  Changing only spand's records would make the
 // members send a vCPU's interrupts or a device's accesses to a member that
 // does not run it.
+//
+// The one exception is a vCPU moving between members, which the two carry
+// out themselves (Documentation/span-protocol.rst, "Moving a vCPU"): its
+// host hands it over by naming the other member (handle_handover(), the
+// placement stays), and the placement changes when that member attaches
+// the vCPU itself: spand moves it from the host in one step, never leaving
+// it unhosted.  A pending hand-over ends when either member leaves or the
+// host detaches the vCPU.
 void Daemon::handle_attach(Client &c, Msg &m) {
     if (!c.vm) return ack(c, m, -ENXIO);
     Vm &vm = *c.vm;
@@ -588,13 +601,32 @@ void Daemon::handle_attach(Client &c, Msg &m) {
         return ack(c, m, -EOPNOTSUPP);
     }
     if (target == SPAN_MEMBER_SELF) target = c.slot;
-    if (target != c.slot) return ack(c, m, -EPERM);
+    if (target != c.slot) {
+        if (attach && a.kind == SPAN_ATTACH_VCPU) return handle_handover(c, m, a, target);
+        return ack(c, m, -EPERM);
+    }
     if (target >= vm.max_members || !vm.members[target]) return ack(c, m, -ENOENT);
     Client &t = *vm.members[target];
     Status s;
+    uint32_t moved_from = SPAN_MEMBER_NONE;  // a vCPU handed to the target
     switch (a.kind) {
         case SPAN_ATTACH_VCPU:
-            s = attach ? vm.topo.attach_vcpu(a.id, target) : vm.topo.detach_vcpu(a.id, target);
+            if (attach) {
+                auto host = vm.topo.vcpu_host(a.id);
+                auto h = vm.handovers.find(a.id);
+                if (host && *host != target && h != vm.handovers.end() && h->second.to == target) {
+                    s = vm.topo.move_vcpu(a.id, *host, target);
+                    if (s) {
+                        moved_from = *host;
+                        vm.handovers.erase(h);
+                    }
+                } else {
+                    s = vm.topo.attach_vcpu(a.id, target);
+                }
+            } else {
+                s = vm.topo.detach_vcpu(a.id, target);
+                if (s) cancel_handovers(vm, SPAN_MEMBER_NONE, a.id, "vcpu-detached");
+            }
             break;
         case SPAN_ATTACH_DEVICE:
             s = attach ? vm.topo.attach_device(a.id, target) : vm.topo.detach_device(a.id, target);
@@ -615,7 +647,8 @@ void Daemon::handle_attach(Client &c, Msg &m) {
     }
     log(s ? LogLevel::Info : LogLevel::Warn, attach ? "attach" : "detach",
         kv("vm", q(vm.name), "kind", kind, "member", target, "id", a.id, "gpa", a.gpa, "size",
-           a.size, "by", "member", "status", s ? 0 : -s.error().code));
+           a.size, "by", "member", "status", s ? 0 : -s.error().code) +
+            (moved_from != SPAN_MEMBER_NONE ? kv("from", moved_from) : std::string()));
     if (!s) return ack(c, m, -s.error().code);
     if (attach && a.kind == SPAN_ATTACH_VCPU && !(t.caps & SPAN_CAP_MEM_EVENTS) &&
         !vm.subs.empty()) {
@@ -631,7 +664,75 @@ void Daemon::handle_attach(Client &c, Msg &m) {
     }
     if (auto bad = vm.topo.check(); !bad.empty())
         log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
+    if (auto bad = check_handovers(vm); !bad.empty())
+        log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
     ack(c, m, 0, vm.topo.generation());
+}
+
+// Member c, hosting vCPU a.id, hands it to member `to` (see handle_attach()
+// and Documentation/span-protocol.rst, "Moving a vCPU").  Only recorded:
+// the placement, and so every member's routing, changes when `to` attaches
+// the vCPU itself.  -EPERM: c does not host the vCPU; -ENOENT: no member in
+// slot `to`; -EBUSY: the vCPU is already being handed over.  The ACK's
+// value is the (unchanged) topology generation.
+void Daemon::handle_handover(Client &c, Msg &m, const span_attach &a, uint32_t to) {
+    Vm &vm = *c.vm;
+    int status = 0;
+    const char *why = nullptr;
+    auto host = vm.topo.vcpu_host(a.id);
+    auto pending = vm.handovers.find(a.id);
+    if (!host || *host != c.slot) {
+        status = -EPERM;
+        why = "only the vCPU's host hands it over";
+    } else if (to >= vm.max_members || !vm.members[to]) {
+        status = -ENOENT;
+        why = "no such member";
+    } else if (pending != vm.handovers.end()) {
+        status = -EBUSY;
+        why = "a hand-over of the vCPU is pending";
+    } else {
+        vm.handovers[a.id] = Handover{c.slot, to};
+    }
+    std::string fields =
+        kv("vm", q(vm.name), "vcpu", a.id, "from", c.slot, "to", to, "status", status);
+    if (why)
+        fields += kv("why", q(why));
+    else
+        fields += kv("to_name", q(vm.members[to]->name));
+    if (pending != vm.handovers.end() && status == -EBUSY)
+        fields += kv("pending_to", pending->second.to);
+    log(status ? LogLevel::Warn : LogLevel::Info, "handover", fields);
+    if (auto bad = check_handovers(vm); !bad.empty())
+        log(LogLevel::Error, "invariant", kv("vm", q(vm.name), "violation", q(bad)));
+    ack(c, m, status, status ? 0 : vm.topo.generation());
+}
+
+size_t Daemon::cancel_handovers(Vm &vm, uint32_t slot, uint32_t apic, const char *why) {
+    size_t n = 0;
+    for (auto it = vm.handovers.begin(); it != vm.handovers.end();) {
+        const Handover &h = it->second;
+        bool hit = (slot != SPAN_MEMBER_NONE && (h.from == slot || h.to == slot)) ||
+                   (apic != SPAN_APIC_NONE && it->first == apic);
+        if (!hit) {
+            ++it;
+            continue;
+        }
+        log(LogLevel::Info, "handover_cancelled",
+            kv("vm", q(vm.name), "vcpu", it->first, "from", h.from, "to", h.to, "why", why));
+        it = vm.handovers.erase(it);
+        n++;
+    }
+    return n;
+}
+
+std::string Daemon::check_handovers(const Vm &vm) {
+    for (auto &[apic, h] : vm.handovers) {
+        auto host = vm.topo.vcpu_host(apic);
+        if (!host || *host != h.from) return "handed-over vCPU not hosted by the member handing it";
+        if (h.to == h.from || h.to >= vm.max_members || !vm.members[h.to])
+            return "vCPU handed to no other live member";
+    }
+    return {};
 }
 
 // Memory events are raised by the members hosting vCPUs (any vCPU may

@@ -70,10 +70,19 @@ struct Subscription {
     uint32_t access;
 };
 
+// A vCPU its host handed to another member (ATTACH naming that member):
+// the placement changes when `to` attaches the vCPU itself.
+struct Handover {
+    uint32_t from;  // the vCPU's host
+    uint32_t to;    // the member it is handed to
+};
+
 // One span VM.  Invariants: members[s] is non-null exactly for the slots
 // registered in topo; memfd lives as long as the Vm (members may die, the
 // guest's memory stays intact); every subscription's owner is a live member;
-// while there are subscriptions, every vCPU host has SPAN_CAP_MEM_EVENTS.
+// while there are subscriptions, every vCPU host has SPAN_CAP_MEM_EVENTS;
+// every pending hand-over's vCPU is hosted by its `from`, and its `to` is
+// another live member.
 struct Vm {
     uint32_t id = 0;
     std::string name;
@@ -86,6 +95,7 @@ struct Vm {
     uint32_t state = SPAN_VM_RUNNING, reason = 0;
     std::map<uint64_t, Subscription> subs;
     uint64_t next_sub = 1;
+    std::map<uint32_t, Handover> handovers;  // by APIC ID, at most one per vCPU
 };
 
 class Daemon {
@@ -103,6 +113,14 @@ class Daemon {
     void handle(Client &c, Msg &m);
     void handle_hello(Client &c, Msg &m);
     void handle_attach(Client &c, Msg &m);
+    // ATTACH of a vCPU naming another member: its host hands it over.
+    void handle_handover(Client &c, Msg &m, const span_attach &a, uint32_t to);
+    // Cancels the pending hand-overs from or to member slot (none for
+    // SPAN_MEMBER_NONE) and that of vCPU apic (none for SPAN_APIC_NONE),
+    // logging why; returns how many.
+    size_t cancel_handovers(Vm &vm, uint32_t slot, uint32_t apic, const char *why);
+    // Empty string: vm's pending hand-overs are consistent; else what is not.
+    static std::string check_handovers(const Vm &vm);
     void handle_subscribe(Client &c, Msg &m);
     void handle_unsubscribe(Client &c, Msg &m);
     void handle_create(Client &c, Msg &m);

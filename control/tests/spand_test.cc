@@ -19,6 +19,7 @@
 
 #include "span/libspan.h"
 #include "span/member.h"
+#include "span/topology.h"
 
 using namespace span;
 
@@ -176,6 +177,34 @@ class Spand : public ::testing::Test {
         auto ack = r->back().get<span_ack>();
         if (ack.status) return Error{-ack.status, "nack"};
         return {};
+    }
+
+    // ATTACH of vCPU apic naming member slot `to`: its host hands it over.
+    span_ack hand_over(Member &m, uint32_t apic, uint32_t to) {
+        return ack_of(m,
+                      Msg::of(SPAN_MSG_ATTACH, span_attach{SPAN_ATTACH_VCPU, to, apic, 0, 0, 0}));
+    }
+
+    // Receives until nothing arrives for idle_ms; returns the messages of
+    // `type` that came.
+    std::vector<Msg> drain(Member &m, uint16_t type, int idle_ms = 200) {
+        std::vector<Msg> got;
+        for (auto r = m.recv(idle_ms); r.ok(); r = m.recv(idle_ms))
+            if (r->type() == type) got.push_back(std::move(r.value()));
+        return got;
+    }
+
+    // spand's placement, as a control session asks for it.
+    Topology placement() {
+        auto ctl = control();
+        EXPECT_TRUE(ctl);
+        if (!ctl) return {};
+        auto r = ctl->request(Msg::make(SPAN_MSG_TOPOLOGY_GET, 0));
+        EXPECT_TRUE(r.ok() && r->front().type() == SPAN_MSG_TOPOLOGY);
+        if (!r || r->front().type() != SPAN_MSG_TOPOLOGY) return {};
+        auto t = Topology::from_message(r->front());
+        EXPECT_TRUE(t.ok());
+        return t ? std::move(t.value()) : Topology{};
     }
 
     std::string dir_, sock_;
@@ -622,6 +651,207 @@ TEST_F(Spand, ControlSessionAttachDetachRefused) {
     ASSERT_TRUE(attach(*a, SPAN_ATTACH_MEMORY, 0, false).ok());
     EXPECT_EQ(attach(*a, SPAN_ATTACH_MEMORY, 0, false).error().code, ENOENT);
     EXPECT_EQ(generation(), gen + 2);
+}
+
+// A vCPU moves between members in two steps (span-protocol.rst, "Moving a
+// vCPU"): its host hands it over, naming the other member, which changes
+// nothing anyone routes by; the placement changes when that member attaches
+// the vCPU itself, and every member hears of it.  The span VM keeps
+// running throughout.
+TEST_F(Spand, VcpuHandedOverMovesWhenTheTargetAttachesIt) {
+    auto a = member("a");
+    auto b = member("b");
+    auto c = member("c");  // hosts nothing, routes by the placement too
+    ASSERT_TRUE(a && b && c);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    uint64_t gen = placement().generation();
+    EXPECT_EQ(gen, 3u);
+    for (Member *m : {a.get(), b.get(), c.get()}) drain(*m, SPAN_MSG_TOPOLOGY);
+
+    // a hands vCPU 1 to b: acknowledged, the placement stays.
+    auto ack = hand_over(*a, 1, b->id());
+    EXPECT_EQ(ack.status, 0);
+    EXPECT_EQ(ack.value, gen);
+    for (Member *m : {a.get(), b.get(), c.get()})
+        EXPECT_TRUE(drain(*m, SPAN_MSG_TOPOLOGY).empty()) << "member " << m->id();
+    EXPECT_EQ(placement().generation(), gen);
+    EXPECT_EQ(placement().vcpu_host(1), a->id());
+
+    // b attaches it itself: moved in one step, announced to every member.
+    span_attach take{SPAN_ATTACH_VCPU, SPAN_MEMBER_SELF, 1, 0, 0, 0};
+    ack = ack_of(*b, Msg::of(SPAN_MSG_ATTACH, take));
+    EXPECT_EQ(ack.status, 0);
+    EXPECT_EQ(ack.value, gen + 1);
+    for (Member *m : {a.get(), b.get(), c.get()}) {
+        auto topos = drain(*m, SPAN_MSG_TOPOLOGY);
+        ASSERT_EQ(topos.size(), 1u) << "member " << m->id();
+        auto t = Topology::from_message(topos[0]);
+        ASSERT_TRUE(t.ok());
+        EXPECT_EQ(t->generation(), gen + 1);
+        EXPECT_EQ(t->vcpu_host(0), a->id());
+        EXPECT_EQ(t->vcpu_host(1), b->id());
+        EXPECT_EQ(t->vcpu_host(2), b->id());
+    }
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"state\":\"running\""), std::string::npos) << js;
+    EXPECT_NE(js.find("\"vcpu_list\":[{\"apic_id\":0,\"member\":0},{\"apic_id\":1,\"member\":1},"
+                      "{\"apic_id\":2,\"member\":1}]"),
+              std::string::npos)
+        << js;
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=handover vm=vm1 vcpu=1 from=0 to=1 status=0 to_name=b"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=attach vm=vm1 kind=vcpu member=1 id=1 gpa=0 size=0 by=member "
+                       "status=0 from=0"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("event=invariant"), std::string::npos) << log;
+
+    // The hand-over is done: the new host may hand the vCPU on (back to a).
+    ack = hand_over(*b, 1, a->id());
+    EXPECT_EQ(ack.status, 0);
+    EXPECT_EQ(ack.value, gen + 1);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    EXPECT_EQ(placement().vcpu_host(1), a->id());
+    EXPECT_EQ(placement().generation(), gen + 2);
+}
+
+// A vCPU moved to a member that cannot raise memory events ends every
+// subscription, like attaching one there.
+TEST_F(Spand, VcpuMovedToMemberWithoutMemEventsEndsSubscriptions) {
+    auto host = member("host", "vm1", kMemEvents);
+    auto plain = member("plain");  // like QEMU: SPAN_CAP_RINGS only
+    auto intro = member("intro", "vm1", kMemEvents);
+    ASSERT_TRUE(host && plain && intro);
+    ASSERT_TRUE(attach(*host, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_EQ(hand_over(*host, 0, plain->id()).status, 0);
+    // Still hosted by host alone: the subscription holds, for now.
+    span_mem_subscribe self{0, 0x10, 4, SPAN_ACCESS_WRITE, SPAN_MEMBER_SELF};
+    auto sub = ack_of(*intro, Msg::of(SPAN_MSG_MEM_SUBSCRIBE, self));
+    ASSERT_EQ(sub.status, 0);
+    ASSERT_TRUE(attach(*plain, SPAN_ATTACH_VCPU, 0).ok());
+    for (Member *m : {host.get(), plain.get(), intro.get()}) {
+        auto un = drain(*m, SPAN_MSG_MEM_UNSUBSCRIBE);
+        ASSERT_EQ(un.size(), 1u) << "member " << m->id();
+        EXPECT_EQ(un[0].get<span_mem_unsubscribe>().sub_id, sub.value);
+    }
+    EXPECT_EQ(placement().vcpu_host(0), plain->id());
+    EXPECT_NE(slurp(dir_ + "/spand.log")
+                  .find("event=subscriptions_dropped vm=vm1 member=1 name=plain vcpu=0 "
+                        "subscriptions=1"),
+              std::string::npos);
+}
+
+// Only a vCPU's host hands it over, to a member that is there, one
+// hand-over at a time; no other member may take the vCPU meanwhile.  What
+// is refused changes nothing.
+TEST_F(Spand, VcpuHandOverRefusals) {
+    auto a = member("a");
+    auto b = member("b");
+    auto c = member("c");
+    ASSERT_TRUE(a && b && c);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_DEVICE, 5).ok());
+    uint64_t gen = placement().generation();
+
+    EXPECT_EQ(hand_over(*a, 2, c->id()).status, -EPERM);  // b's vCPU
+    EXPECT_EQ(hand_over(*a, 9, c->id()).status, -EPERM);  // nobody's
+    EXPECT_EQ(hand_over(*c, 0, b->id()).status, -EPERM);  // a's, c hosts nothing
+    EXPECT_EQ(hand_over(*a, 0, 3).status, -ENOENT);       // a free slot
+    EXPECT_EQ(hand_over(*a, 0, 5).status, -ENOENT);       // beyond --max-members 4
+    // Naming another member stays refused for everything but handing over
+    // a vCPU.
+    span_attach dev{SPAN_ATTACH_DEVICE, b->id(), 5, 0, 0, 0};
+    EXPECT_EQ(ack_of(*a, Msg::of(SPAN_MSG_ATTACH, dev)).status, -EPERM);
+    span_attach mem{SPAN_ATTACH_MEMORY, b->id(), 0, 0, 0, 4096};
+    EXPECT_EQ(ack_of(*a, Msg::of(SPAN_MSG_ATTACH, mem)).status, -EPERM);
+    span_attach det{SPAN_ATTACH_VCPU, b->id(), 0, 0, 0, 0};
+    EXPECT_EQ(ack_of(*a, Msg::of(SPAN_MSG_DETACH, det)).status, -EPERM);
+
+    ASSERT_EQ(hand_over(*a, 0, b->id()).status, 0);
+    EXPECT_EQ(hand_over(*a, 0, c->id()).status, -EBUSY);  // one at a time
+    EXPECT_EQ(hand_over(*a, 0, b->id()).status, -EBUSY);
+    EXPECT_EQ(attach(*c, SPAN_ATTACH_VCPU, 0).error().code, EBUSY);  // not handed to c
+    // spanctl still cannot move it.
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+    span_attach ctl_move{SPAN_ATTACH_VCPU, b->id(), 0, 0, 0, 0};
+    EXPECT_EQ(ack_of(*ctl, Msg::of(SPAN_MSG_ATTACH, ctl_move)).status, -EOPNOTSUPP);
+    EXPECT_EQ(placement().generation(), gen);
+    EXPECT_EQ(placement().vcpu_host(0), a->id());
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=handover vm=vm1 vcpu=2 from=0 to=2 status=-1 why="),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=handover vm=vm1 vcpu=0 from=0 to=3 status=-2 why="),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=handover vm=vm1 vcpu=0 from=0 to=2 status=-16 why="),
+              std::string::npos)
+        << log;
+
+    // The member it was handed to still takes it.
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 0).ok());
+    EXPECT_EQ(placement().vcpu_host(0), b->id());
+    EXPECT_EQ(placement().generation(), gen + 1);
+}
+
+// A pending hand-over ends when the member it is handed to leaves, when
+// the host detaches the vCPU and when the host leaves: the vCPU stays
+// where it is (or, its host gone, unhosted), and no member may take it on
+// the strength of the old hand-over.
+TEST_F(Spand, VcpuHandOverCancelled) {
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    uint32_t bid = b->id();
+    expect_member_event(*a, SPAN_MEMBER_JOINED, bid, "b");
+
+    // The target leaves; a newcomer in its slot cannot take the vCPU.
+    ASSERT_EQ(hand_over(*a, 1, bid).status, 0);
+    b.reset();
+    expect_member_event(*a, SPAN_MEMBER_LEFT, bid, "b", SPAN_LEFT_CLOSED);
+    auto b2 = member("b2");
+    ASSERT_TRUE(b2);
+    ASSERT_EQ(b2->id(), bid);  // the slot is reused
+    expect_member_event(*b2, SPAN_MEMBER_JOINED, a->id(), "a");
+    EXPECT_EQ(attach(*b2, SPAN_ATTACH_VCPU, 1).error().code, EBUSY);
+    EXPECT_EQ(placement().vcpu_host(1), a->id());
+
+    // Nothing is pending any more: a hands it over anew, then detaches it.
+    ASSERT_EQ(hand_over(*a, 1, bid).status, 0);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1, false).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    EXPECT_EQ(attach(*b2, SPAN_ATTACH_VCPU, 1).error().code, EBUSY);
+    EXPECT_EQ(placement().vcpu_host(1), a->id());
+
+    // The host leaves: the vCPU is unhosted (the span VM pauses) and any
+    // member may adopt it, as after any member loss.
+    ASSERT_EQ(hand_over(*a, 1, bid).status, 0);
+    uint32_t aid = a->id();
+    a.reset();
+    expect_member_event(*b2, SPAN_MEMBER_LEFT, aid, "a", SPAN_LEFT_CLOSED);
+    EXPECT_FALSE(placement().vcpu_host(1).has_value());
+    EXPECT_TRUE(wait_state(*b2, SPAN_VM_PAUSED).has_value());
+    ASSERT_TRUE(attach(*b2, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*b2, SPAN_ATTACH_VCPU, 1).ok());
+    EXPECT_TRUE(wait_state(*b2, SPAN_VM_RUNNING).has_value());
+
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=handover_cancelled vm=vm1 vcpu=1 from=0 to=1 why=member-lost"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=handover_cancelled vm=vm1 vcpu=1 from=0 to=1 why=vcpu-detached"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("handovers=1 left=closed"), std::string::npos) << log;
+    EXPECT_EQ(log.find("event=invariant"), std::string::npos) << log;
 }
 
 // Memory events are raised by the members hosting vCPUs: a subscription
