@@ -108,7 +108,7 @@ TEST(ValidateHeader, PayloadSizeMismatchForEveryFixedType) {
         SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO,    SPAN_MSG_TOPOLOGY_GET,
         SPAN_MSG_CTL_LIST,        SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
         SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE,      SPAN_MSG_PEER_REPORT,
-        SPAN_MSG_IOEVENTFD};
+        SPAN_MSG_IOEVENTFD,       SPAN_MSG_PLACED};
     for (uint16_t t : types) {
         uint16_t dst = t == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 2;
         Msg m = stamped(Msg::make(t, 128 + 8), 1, dst);  // no fixed type has 136 bytes
@@ -446,6 +446,38 @@ TEST(Validate, MemberEvent) {
               Reject::Name);  // no NUL
     EXPECT_EQ(mutate<E>(m, [](auto &x) { x.name[1] = '/'; }), Reject::Name);
     EXPECT_EQ(span_validate_payload(SPAN_MSG_MEMBER, &e, sizeof(e)), SPAN_REJECT_NONE);
+}
+
+// PLACED, member to member: the generation of a TOPOLOGY applied or the
+// APIC ID of a vCPU that arrived, never both, never neither.
+TEST(Validate, Placed) {
+    Msg m = mk(SPAN_MSG_PLACED, span_placed{7, SPAN_APIC_NONE, 0});
+    EXPECT_EQ(v(m), Reject::None);
+    using P = span_placed;
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.generation = ~0ull; }), Reject::None);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.generation = 0, x.arrived = 3; }), Reject::None);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.generation = 0, x.arrived = 0; }), Reject::None);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.arrived = 3; }), Reject::Field);     // both
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.generation = 0; }), Reject::Field);  // neither
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<P>(m, [](auto &x) { x.reserved = 0x80000000u; }), Reject::Reserved);
+    // Envelope: from a member (to a member), never from spand, never a reply.
+    EXPECT_EQ(v(mk(SPAN_MSG_PLACED, span_placed{7, SPAN_APIC_NONE, 0}, 0, 0)), Reject::None);
+    EXPECT_EQ(v(mk(SPAN_MSG_PLACED, span_placed{7, SPAN_APIC_NONE, 0}, 0, SPAN_MEMBER_SPAND)),
+              Reject::Address);
+    Msg c = m;
+    c.hdr().flags = SPAN_F_REPLY;
+    EXPECT_EQ(v(c), Reject::Address);
+    c.hdr().flags = SPAN_F_MORE;
+    EXPECT_EQ(v(c), Reject::Address);
+    // Fixed size.
+    EXPECT_EQ(v(mk(SPAN_MSG_PLACED, span_eoi{})), Reject::Size);
+    EXPECT_EQ(v(mk(SPAN_MSG_PLACED, span_ack{})), Reject::Size);
+    span_placed p{0, 5, 0};
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_PLACED, &p, sizeof(p)), SPAN_REJECT_NONE);
+    p.arrived = SPAN_APIC_NONE;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_PLACED, &p, sizeof(p)), SPAN_REJECT_FIELD);
+    EXPECT_STREQ(span_msg_type_str(SPAN_MSG_PLACED), "placed");
 }
 
 TEST(Validate, Eoi) {
