@@ -32,6 +32,7 @@ bool ring_type_allowed(uint16_t type) {
         case SPAN_MSG_RESET:
         case SPAN_MSG_SHUTDOWN:
         case SPAN_MSG_HEARTBEAT:
+        case SPAN_MSG_PLACED:
             return true;
         default:
             return false;

@@ -86,10 +86,12 @@ TEST(Proto, RingTypesAllowed) {
     EXPECT_TRUE(ring_type_allowed(SPAN_MSG_INTERRUPT));
     EXPECT_TRUE(ring_type_allowed(SPAN_MSG_MEM_EVENT));
     EXPECT_TRUE(ring_type_allowed(SPAN_MSG_EOI));
+    EXPECT_TRUE(ring_type_allowed(SPAN_MSG_PLACED));  // member to member
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_HELLO));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_CTL_CREATE));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_ATTACH));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_PEER_REPORT));  // socket only
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_MEMBER));       // from spand only
 }
 
 TEST(Handles, UniqueFdAndMappingAreMoveOnly) {

@@ -694,6 +694,31 @@ TEST_F(Spand, VcpuHandedOverMovesWhenTheTargetAttachesIt) {
         EXPECT_EQ(t->vcpu_host(1), b->id());
         EXPECT_EQ(t->vcpu_host(2), b->id());
     }
+    // Over the rings, each member tells the others it applied the new
+    // placement, and b tells a, last, that vCPU 1 runs on b.
+    std::vector<Member *> all{a.get(), b.get(), c.get()};
+    for (Member *from : all)
+        for (Member *to : all)
+            if (from != to) {
+                Msg pm = Msg::of(SPAN_MSG_PLACED, span_placed{gen + 1, SPAN_APIC_NONE, 0});
+                ASSERT_TRUE(from->send(static_cast<uint16_t>(to->id()), pm).ok());
+            }
+    Msg arrived = Msg::of(SPAN_MSG_PLACED, span_placed{0, 1, 0});
+    ASSERT_TRUE(b->send(static_cast<uint16_t>(a->id()), arrived).ok());
+    for (Member *to : all) {
+        auto placed = drain(*to, SPAN_MSG_PLACED);
+        ASSERT_EQ(placed.size(), to == a.get() ? 3u : 2u) << "member " << to->id();
+        for (auto &pm : placed) {
+            auto p = pm.get<span_placed>();
+            bool last_from_b = to == a.get() && &pm == &placed.back();
+            EXPECT_EQ(p.generation, last_from_b ? 0 : gen + 1);
+            EXPECT_EQ(p.arrived, last_from_b ? 1u : SPAN_APIC_NONE);
+        }
+        if (to == a.get()) {
+            EXPECT_EQ(placed.back().hdr().src, b->id());
+        }
+        EXPECT_EQ(to->stats().rejected, 0u);
+    }
     std::string js = spanctl("--json show vm1");
     EXPECT_NE(js.find("\"state\":\"running\""), std::string::npos) << js;
     EXPECT_NE(js.find("\"vcpu_list\":[{\"apic_id\":0,\"member\":0},{\"apic_id\":1,\"member\":1},"
