@@ -1,7 +1,8 @@
 // libFuzzer target: message validation, topology parsing, a framed
 // PEER_REPORT (mode bit 2), a framed message of any type and the payload
-// validator on its payload (mode bit 3) and
-// the ring consumer (mode bit 0) on hostile bytes.  Must never crash, hang or read out of bounds.
+// validator on its payload (mode bit 3), a framed PLACED between members
+// (mode bit 4) and the ring consumer (mode bit 0) on hostile bytes.  Must
+// never crash, hang or read out of bounds.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -91,11 +92,53 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             uint64_t seq = 0;
             bool reply = type == SPAN_MSG_ACK || type == SPAN_MSG_HELLO_REPLY;
             if (type == SPAN_MSG_ACK) std::memcpy(&seq, payload.data(), 8);
+            // As documented: MEMBER from spand, PEER_REPORT to spand, the
+            // rest (PLACED and the other member-to-member types too)
+            // member 0 to member 1.
             stamp(f, type == SPAN_MSG_MEMBER ? SPAN_MEMBER_SPAND : 0,
                   type == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 1, seq,
                   reply ? SPAN_F_REPLY : 0);
             if (plen) std::memcpy(f.payload(), payload.data(), plen);
             if (validate_message(f.data(), f.size()) != Reject::None) __builtin_trap();
+        }
+    }
+
+    if ((mode & 16) && size >= 16) {
+        // Structured: a PLACED between members, as QEMU sends it on the
+        // rings: mostly one of its two forms (a generation, or the APIC ID
+        // of a vCPU that arrived), sometimes both, neither or reserved
+        // bits; the envelope mostly member to member, sometimes from spand,
+        // to spand or broadcast, or with flags.
+        Msg m = Msg::make(SPAN_MSG_PLACED, sizeof(span_placed));
+        span_msg_hdr &h = m.hdr();
+        h.src = data[0] % 20 == 17 ? SPAN_MEMBER_SPAND : data[0] % 20;
+        h.dst = data[1] % 20 == 17   ? SPAN_MEMBER_SPAND
+                : data[1] % 20 == 18 ? SPAN_MEMBER_BROADCAST
+                                     : data[1] % 20;
+        h.flags = (data[2] & 8) ? (data[2] >> 4) & 3 : 0;
+        h.seq = data[3];
+        span_placed p{};
+        std::memcpy(&p.generation, data + 4, 8);
+        std::memcpy(&p.arrived, data + 12, 4);
+        switch (data[2] & 3) {
+            case 0:
+                p.arrived = SPAN_APIC_NONE;
+                break;
+            case 1:
+                p.generation = 0;
+                break;
+            default:
+                break;  // as the input says: both, or (rarely) neither
+        }
+        if (size >= 20 && (data[2] & 4)) std::memcpy(&p.reserved, data + 16, 4);
+        std::memcpy(m.payload(), &p, sizeof(p));
+        if (validate_message(m.data(), m.size()) == Reject::None) {
+            // What a member relies on once a PLACED validated.
+            if (h.src >= SPAN_MAX_MEMBERS || h.flags || p.reserved ||
+                (p.generation == 0) == (p.arrived == SPAN_APIC_NONE))
+                __builtin_trap();
+            if (span_validate_payload(SPAN_MSG_PLACED, &p, sizeof(p)) != SPAN_REJECT_NONE)
+                __builtin_trap();
         }
     }
 
