@@ -31,36 +31,6 @@ mkinitrd $T/long.sh $T/long.rd
 start_spand --create vm1:256M --create vm2:256M --create vm3:256M
 export SMP=4 MEMBER_TIMEOUT=380
 
-# qmp N ARGS...: one QMP command to member N's monitor (the pipe stays
-# open in QEMU, so each write is read in turn); its answer lands in
-# $T/qmpN.log.
-qmp() {
-	n=$1 cmd=$2 args=${3:-}
-	printf '{"execute":"%s"%s}\n' "$cmd" "${args:+,\"arguments\":$args}" > "$T/qmp$n.in"
-}
-# wait_log FILE PATTERN SECONDS: until PATTERN is in FILE.
-wait_log() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt $(($3 * 5)) ]; do
-		sleep 0.2; i=$((i + 1))
-	done
-	grep -q "$2" "$1" 2>/dev/null
-}
-# has FILE PATTERN PIECE...: a line of FILE matches PATTERN and holds each
-# PIECE (QMP prints an object's keys in no fixed order).
-has() {
-	hl=$(grep -- "$2" "$1" 2>/dev/null)
-	shift 2
-	for w in "$@"; do hl=$(printf '%s\n' "$hl" | grep -F -- "$w"); done
-	[ -n "$hl" ]
-}
-# wait_has SECONDS FILE PATTERN PIECE...: until has FILE PATTERN PIECE...
-wait_has() {
-	wt=$(($1 * 5))
-	shift
-	while ! has "$@" && [ $wt -gt 0 ]; do sleep 0.2; wt=$((wt - 1)); done
-	has "$@"
-}
 # ticks CONSOLE: the guest's last tick.
 ticks() { console_lines "$1" tick- | tail -n 1 | cut -d- -f2; }
 # start N VM NAME VCPUS: member N of VM, in the background (its pid in MN).
@@ -74,15 +44,6 @@ start() {
 	eval "M$1=\$!"
 	qmp "$1" qmp_capabilities
 }
-# kill_member NAME: SIGKILL the QEMU of member NAME (not its shell).
-kill_member() {
-	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "^$QEMU .*member=$1,"; then
-			kill -9 "${p#/proc/}"
-		fi
-	done
-}
-
 # --- 1. a member hosting nothing joins the running guest and is lost
 start 0 vm1 a 0-1
 start 1 vm1 b 2-3
