@@ -7,6 +7,7 @@ BUILD := $(TOP)/build
 export TOP BUILD
 
 .PHONY: all help deps kernel qemu image check-kselftest check-kselftest-shadow check-patches check-series check-model \
+	check-span check-live \
 	check-lint test \
 	check-nested bench bench-kvm-ipi bench-shadow bench-span bench-nested demo lab-shell clean
 
@@ -41,6 +42,12 @@ check-kselftest-shadow: image
 
 check-span: image
 	@$(TOP)/scripts/run-span-tests
+
+# The live-span tests alone (member loss, vCPU moves), both paging modes;
+# `make check-span` runs them with the others.
+LIVE_SPAN_TESTS := 04-member-loss.sh 13-move-vcpu.sh
+check-live: image
+	@$(TOP)/scripts/run-span-tests $(LIVE_SPAN_TESTS)
 
 # Full nesting: the lab as L0, L1 VMs (our kernel and QEMU) under it, the
 # Debian guest as L2 (Documentation/testing.rst; a `make test` layer).

@@ -166,7 +166,8 @@ uint32_t span_send_to(uint32_t dsts, uint16_t type, const void *payload,
     return span_send_to_locked(dsts, type, payload, size);
 }
 
-int span_request(uint16_t type, const void *payload, size_t size)
+int span_request_value(uint16_t type, const void *payload, size_t size,
+                       uint64_t *value)
 {
     uint8_t msg[sizeof(struct span_msg_hdr) + 64];
     uint8_t reply[sizeof(struct span_msg_hdr) + sizeof(struct span_ack)];
@@ -197,8 +198,15 @@ int span_request(uint16_t type, const void *payload, size_t size)
     span_count(messages_received, SPAN_MEMBER_NONE);
     if (ack->status) {
         span_fail(SPAN_MEMBER_NONE, "spand refused a request");
+    } else if (value) {
+        *value = ack->value;
     }
     return ack->status;
+}
+
+int span_request(uint16_t type, const void *payload, size_t size)
+{
+    return span_request_value(type, payload, size, NULL);
 }
 
 /* Queues h for the main loop; waits while the queue is full. */
@@ -442,6 +450,7 @@ void span_init(Error **errp)
     span_irq_init();
     span_io_init();
     span_shadow_init();
+    span_move_init();
     span_kick_init();           /* its topology notifier runs first */
     span_lifecycle_init();
 }

@@ -13,6 +13,7 @@
  *   span-kick.c        posted notifications (ioeventfd forwarding)
  *   span-lifecycle.c   start, reset, shutdown and the guest clock
  *   span-shadow.c      shadow-paging coherence (span_wt_*)
+ *   span-move.c        moving a vCPU to another member (span-move-vcpu)
  *   span-qmp.c         query-span
  *
  * A concern handles message types it registers with span_register_handler()
@@ -68,6 +69,13 @@ typedef struct SpanState {
     /* vCPUs by CPU index */
     int nr_cpus;
     uint32_t *apic_id;
+    /*
+     * the vCPUs running here (from vcpus= on, then as they move; changed
+     * with the BQL, read by vCPU threads), and the host spand last gave
+     * each (main loop)
+     */
+    unsigned long *local;
+    uint32_t *spand_host;
 
     /* placement from spand: APIC ID -> member slot + 1 (main loop) */
     GHashTable *placement;
@@ -142,8 +150,13 @@ uint32_t span_send_to(uint32_t dsts, uint16_t type, const void *payload,
                       size_t size);
 uint32_t span_send_to_locked(uint32_t dsts, uint16_t type,
                              const void *payload, size_t size);
-/* Sends a request to spand; returns the ACK's status or -errno. */
+/*
+ * Sends a request to spand; returns the ACK's status or -errno.  With
+ * value: the ACK's value, if the status is 0.
+ */
 int span_request(uint16_t type, const void *payload, size_t size);
+int span_request_value(uint16_t type, const void *payload, size_t size,
+                       uint64_t *value);
 /*
  * Main loop: handles the messages received so far.  Until the receive
  * thread starts, reads the channel itself (and re-arms the doorbell);
@@ -182,6 +195,14 @@ void span_fail(uint32_t slot, const char *why);
 
 /* The member slot hosting the vCPU with apic_id, or SPAN_MEMBER_NONE. */
 uint32_t span_host_of(uint32_t apic_id);
+/* Routes the vCPU with apic_id to slot from now on (under span.lock). */
+void span_set_host_locked(uint32_t apic_id, uint32_t slot);
+/* The CPU index of the vCPU with apic_id, or -1. */
+int span_cpu_index_of(uint32_t apic_id);
+/* Fills ids with the APIC IDs of the vCPUs not running here; the count. */
+int span_remote_ids(uint32_t *ids);
+/* The members spand told about, other than this one and the lost. */
+uint32_t span_known_peers(void);
 /* The member slots hosting vCPUs, other than this one (under span.lock). */
 uint32_t span_peers(void);
 uint32_t span_peers_locked(void);
@@ -202,6 +223,33 @@ typedef struct SpanMemberEvent {
     bool joined;
 } SpanMemberEvent;
 extern NotifierList span_member_notifiers;
+
+/* ---- moving vCPUs (span-move.c) ---------------------------------------- */
+
+/*
+ * Under span.lock, for each vCPU of a TOPOLOGY with its generation: where
+ * this member sends the vCPU's interrupts, given that spand places it on
+ * host.  A move under way keeps its own route (the member the vCPU left
+ * routes it to its new host at once; the new host, to the old one until
+ * the vCPU runs there).
+ */
+uint32_t span_move_route_locked(uint32_t apic_id, uint32_t host,
+                                uint64_t generation);
+/*
+ * BQL held: an interrupt from member src, before it is injected here.
+ * Hands on or holds the part of it meant for a vCPU in flight; false if
+ * nothing else is left to inject here.
+ */
+bool span_move_intercept(uint32_t src, const struct span_interrupt *irq);
+/*
+ * While this member's vCPUs are parked for a move (BQL held), holds an
+ * interrupt from member src (or this one: KVM handed it out because its
+ * local target was parked) for delivery once they run again; false
+ * otherwise.
+ */
+bool span_move_hold(uint32_t src, const struct span_interrupt *irq);
+/* BQL held: delivers an interrupt from member src here (span-irq.c). */
+void span_deliver(uint32_t src, const struct span_interrupt *irq);
 
 /* ---- run state (span-lifecycle.c) ------------------------------------- */
 
@@ -230,6 +278,7 @@ void span_io_init(void);
 void span_kick_init(void);
 void span_lifecycle_init(void);
 void span_shadow_init(void);
+void span_move_init(void);
 
 /*
  * A posted write (SPAN_IO_F_POSTED) to the device owner goes to the one

@@ -57,7 +57,17 @@ void span_send_interrupt(const struct span_interrupt *irq)
         irq->dest_mode == SPAN_DEST_PHYSICAL && !broadcast) {
         uint32_t host = span_host_of(irq->dest);
 
-        if (host >= SPAN_MAX_MEMBERS || host == span.id) {
+        if (host == span.id && span.ops) {
+            /* KVM handed it out while the vCPU was parked here */
+            if (span_move_hold(span.id, irq)) {
+                return;
+            }
+            if (span.ops->inject(irq) < 0) {
+                span_fail(SPAN_MEMBER_NONE, "cannot inject an interrupt");
+            }
+            return;
+        }
+        if (host >= SPAN_MAX_MEMBERS) {
             span_fail(SPAN_MEMBER_NONE, "interrupt for a vCPU without host");
             return;
         }
@@ -70,18 +80,28 @@ void span_send_interrupt(const struct span_interrupt *irq)
     span_count_each(ipis_sent, sent, 1);
 }
 
-static void span_inject(const struct span_msg_hdr *h)
+void span_deliver(uint32_t src, const struct span_interrupt *irq)
 {
-    const struct span_interrupt *irq = (const void *)(h + 1);
-    int r = span.ops ? span.ops->inject(irq) : -ENOSYS;
+    int r;
 
-    trace_span_inject(h->src, irq->dest, irq->vector, irq->delivery,
-                      irq->shorthand, r);
-    if (r < 0) {
-        span_fail(h->src, "cannot inject an interrupt");
+    if (span_move_hold(src, irq) || !span_move_intercept(src, irq)) {
+        span_count(ipis_received, src);
         return;
     }
-    span_count(ipis_received, h->src);
+    r = span.ops ? span.ops->inject(irq) : -ENOSYS;
+
+    trace_span_inject(src, irq->dest, irq->vector, irq->delivery,
+                      irq->shorthand, r);
+    if (r < 0) {
+        span_fail(src, "cannot inject an interrupt");
+        return;
+    }
+    span_count(ipis_received, src);
+}
+
+static void span_inject(const struct span_msg_hdr *h)
+{
+    span_deliver(h->src, (const void *)(h + 1));
 }
 
 static void span_interrupt(const struct span_msg_hdr *h, const void *p)

@@ -167,8 +167,43 @@ bool span_forwards_io(void)
 
 bool span_cpu_is_local(int cpu_index)
 {
-    return !span.given || (cpu_index >= 0 && cpu_index < SPAN_MAX_VCPUS &&
-                           test_bit(cpu_index, span.want));
+    return !span.given || (span.local && cpu_index >= 0 &&
+                           cpu_index < span.nr_cpus &&
+                           test_bit(cpu_index, span.local));
+}
+
+int span_cpu_index_of(uint32_t apic_id)
+{
+    for (int i = 0; i < span.nr_cpus; i++) {
+        if (span.apic_id[i] == apic_id) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int span_remote_ids(uint32_t *ids)
+{
+    int nr = 0;
+
+    for (int i = 0; i < span.nr_cpus; i++) {
+        if (!test_bit(i, span.local)) {
+            ids[nr++] = span.apic_id[i];
+        }
+    }
+    return nr;
+}
+
+uint32_t span_known_peers(void)
+{
+    uint32_t set = 0;
+
+    for (uint32_t i = 0; i < SPAN_MAX_MEMBERS; i++) {
+        if (span.member_name[i] && i != span.id) {
+            set |= 1u << i;
+        }
+    }
+    return set & ~span.gone;
 }
 
 bool span_memory(int *fd, uint64_t *size, Error **errp)
@@ -213,18 +248,59 @@ uint32_t span_peers(void)
     return span_peers_locked();
 }
 
-/* TOPOLOGY from spand (validated): the placement of vCPUs and devices. */
+void span_set_host_locked(uint32_t apic_id, uint32_t slot)
+{
+    g_hash_table_insert(span.placement, GUINT_TO_POINTER(apic_id),
+                        GUINT_TO_POINTER(slot + 1));
+}
+
+/* SPAN_VCPU_MOVED for each vCPU spand placed elsewhere than before. */
+static void span_report_moves(const struct span_topo_entry *e, uint32_t nr)
+{
+    for (uint32_t i = 0; i < nr; i++) {
+        int cpu = span_cpu_index_of(e[i].id);
+        uint32_t from;
+
+        if (cpu < 0) {
+            continue;
+        }
+        from = span.spand_host[cpu];
+        span.spand_host[cpu] = e[i].member;
+        if (from < SPAN_MAX_MEMBERS && from != e[i].member) {
+            qapi_event_send_span_vcpu_moved(cpu, e[i].id, from, e[i].member);
+        }
+    }
+}
+
+/*
+ * TOPOLOGY from spand (validated): the placement of vCPUs and devices.  A
+ * vCPU moving from or to this member keeps the route the move gives it
+ * (span_move_route_locked()).  The peers then hear that whatever this
+ * member sends from now on follows this placement (PLACED).
+ */
 static void span_topology(const struct span_msg_hdr *h, const void *p)
 {
     const struct span_topology *t = p;
     const struct span_topo_entry *e = (const void *)(t + 1);
+    struct span_placed placed = {
+        .generation = t->generation,
+        .arrived = SPAN_APIC_NONE,
+    };
 
     WITH_QEMU_LOCK_GUARD(&span.lock) {
         g_hash_table_remove_all(span.placement);
         for (uint32_t i = 0; i < t->nr_vcpus; i++) {
-            g_hash_table_insert(span.placement, GUINT_TO_POINTER(e[i].id),
-                                GUINT_TO_POINTER(e[i].member + 1));
+            span_set_host_locked(e[i].id,
+                                 span_move_route_locked(e[i].id, e[i].member,
+                                                        t->generation));
         }
+        if (t->generation) {
+            span_send_to_locked(span_known_peers(), SPAN_MSG_PLACED,
+                                &placed, sizeof(placed));
+        }
+    }
+    if (span.spand_host) {
+        span_report_moves(e, t->nr_vcpus);
     }
     span.dev_owner = SPAN_MEMBER_NONE;
     for (uint32_t i = 0; i < t->nr_devices; i++) {
@@ -428,13 +504,8 @@ static void span_machine_done(Notifier *n, void *data)
 {
     g_autofree uint32_t *remote = g_new(uint32_t, span.nr_cpus);
     Error *err = NULL;
-    int nr = 0;
+    int nr = span_remote_ids(remote);
 
-    for (int i = 0; i < span.nr_cpus; i++) {
-        if (!test_bit(i, span.want)) {
-            remote[nr++] = span.apic_id[i];
-        }
-    }
     if (nr && !span.ops) {
         error_report("-span: the accelerator cannot host part of the "
                      "guest's vCPUs");
@@ -526,8 +597,10 @@ void span_machine_setup(MachineState *ms, Error **errp)
     ids = mc->possible_cpu_arch_ids(ms);
     span.nr_cpus = ids->len;
     span.apic_id = g_new(uint32_t, ids->len);
+    span.spand_host = g_new(uint32_t, ids->len);
     for (int i = 0; i < ids->len; i++) {
         span.apic_id[i] = ids->cpus[i].arch_id;
+        span.spand_host[i] = SPAN_MEMBER_NONE;
     }
 
     last = find_last_bit(span.want, SPAN_MAX_VCPUS);
@@ -544,6 +617,8 @@ void span_machine_setup(MachineState *ms, Error **errp)
     if (span.firmware < 0) {
         span.firmware = test_bit(0, span.want);
     }
+    span.local = bitmap_new(span.nr_cpus);
+    bitmap_copy(span.local, span.want, span.nr_cpus);
     span_quiet_devices(ms, errp);
     if (*errp) {
         return;

@@ -60,7 +60,7 @@ SpanInfo *qmp_query_span(Error **errp)
         v->apic_id = span.apic_id[i];
         v->has_member = host != SPAN_MEMBER_NONE;
         v->member = v->has_member ? host : 0;
-        v->local = test_bit(i, span.want);
+        v->local = span_cpu_is_local(i);
         if (host < SPAN_MAX_MEMBERS) {
             seen[host] = true;
         }

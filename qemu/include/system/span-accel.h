@@ -38,6 +38,17 @@ typedef struct SpanClock {
     bool stable;        /* the accelerator's master clock is in use */
 } SpanClock;
 
+/*
+ * How a vCPU's local APIC matches interrupt destinations, so that the part
+ * of an interrupt meant for a vCPU in flight can be picked out of it.
+ */
+typedef struct SpanApicMatch {
+    uint32_t apic_id;
+    bool x2apic;            /* x2APIC mode: the logical ID follows apic_id */
+    uint8_t ldr;            /* xAPIC logical destination (LDR bits 31:24) */
+    uint8_t dfr_model;      /* xAPIC DFR model (bits 31:28): 0xf flat */
+} SpanApicMatch;
+
 /* What the accelerator does for span members (KVM with KVM_CAP_SPAN). */
 typedef struct SpanAccelOps {
     /* Declares the APIC IDs hosted elsewhere (after every vCPU exists). */
@@ -66,6 +77,29 @@ typedef struct SpanAccelOps {
      * reaches the IOAPIC, as the accelerator's own EOI exits do.
      */
     void (*eoi)(int vector);
+    /*
+     * Replaces the set of APIC IDs hosted elsewhere: a vCPU that leaves
+     * is parked (it never runs here again until it comes back), one that
+     * arrives is unparked.  0 or -errno.
+     */
+    int (*set_remote)(const uint32_t *remote, int nr);
+    /*
+     * On the thread of the parked vCPU cs, BQL held: hands out what it
+     * raised before it was parked (span_send_interrupt()).
+     */
+    bool (*drain_vcpu)(CPUState *cs, Error **errp);
+    /* Main loop: hands out what the accelerator raised outside vCPUs. */
+    void (*drain_ring)(void);
+    /*
+     * On the thread of the parked, drained vCPU cs, BQL held: appends its
+     * whole state to out (opaque to span/) and fills in how its APIC
+     * matches destinations.
+     */
+    bool (*save_vcpu)(CPUState *cs, GByteArray *out, SpanApicMatch *m,
+                      Error **errp);
+    /* Likewise: loads a state save_vcpu() produced on another member. */
+    bool (*load_vcpu)(CPUState *cs, const uint8_t *data, size_t len,
+                      SpanApicMatch *m, Error **errp);
 } SpanAccelOps;
 
 void span_register_accel(const SpanAccelOps *ops);

@@ -24,7 +24,13 @@
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "hw/boards.h"
+#include "hw/i386/apic.h"
+#include "hw/i386/apic_internal.h"
 #include "hw/intc/ioapic.h"
+#include "io/channel-buffer.h"
+#include "migration/qemu-file.h"
+#include "migration/vmstate.h"
+#include "system/hw_accel.h"
 #include "system/kvm.h"
 #include "system/span-accel.h"
 #include "kvm_i386.h"
@@ -493,6 +499,187 @@ static void kvm_span_eoi(int vector)
     ioapic_eoi_broadcast(vector);
 }
 
+static int kvm_span_set_remote(const uint32_t *remote, int nr)
+{
+    struct kvm_span_remote r = {
+        .nr_ids = nr,
+        .ids = (uintptr_t)remote,
+    };
+    int ret = kvm_vm_ioctl(kvm_state, KVM_SPAN_SET_REMOTE, &r);
+
+    return ret < 0 ? ret : 0;
+}
+
+/*
+ * A moving vCPU's state: this header, with its local APIC as KVM keeps it
+ * (what migration's "apic" section carries, taken from KVM_GET_LAPIC
+ * too), then the vCPU's migration section and KVM_SPAN_VCPU_END.
+ */
+#define KVM_SPAN_VCPU_MAGIC 0x53505643u     /* "SPVC" */
+#define KVM_SPAN_VCPU_END 0x00              /* ends the section */
+
+typedef struct KVMSpanVcpuHeader {
+    uint32_t magic;
+    uint32_t len;                   /* of the section that follows */
+    uint64_t realtime_ns;           /* when the state was read */
+    uint64_t apicbase;
+    struct kvm_lapic_state lapic;
+} KVMSpanVcpuHeader;
+
+static void kvm_span_apic_match(X86CPU *cpu, SpanApicMatch *m)
+{
+    APICCommonState *apic = APIC_COMMON(cpu->apic_state);
+
+    m->apic_id = cpu->apic_id;
+    m->x2apic = apic->apicbase & MSR_IA32_APICBASE_EXTD;
+    m->ldr = apic->log_dest;
+    m->dfr_model = apic->dest_mode;
+}
+
+/*
+ * A parked vCPU never enters the guest again, but KVM_RUN still hands out
+ * the interrupts it raised before it was parked (up to KVM's queue), then
+ * fails with EBUSY.
+ */
+static bool kvm_span_drain_vcpu(CPUState *cs, Error **errp)
+{
+    for (int i = 0; i <= 64; i++) {
+        int r;
+
+        cs->kvm_run->immediate_exit = 0;
+        r = kvm_vcpu_ioctl(cs, KVM_RUN, 0);
+        if (r == -EBUSY) {
+            return true;
+        }
+        if (r < 0 || cs->kvm_run->exit_reason != KVM_EXIT_SPAN_IRQ) {
+            error_setg(errp, "span: parked vCPU %d: KVM_RUN gave %d (exit "
+                       "%u) instead of its interrupts", cs->cpu_index, r,
+                       cs->kvm_run->exit_reason);
+            return false;
+        }
+        kvm_span_forward(&cs->kvm_run->span_irq);
+    }
+    error_setg(errp, "span: parked vCPU %d hands out interrupts without end",
+               cs->cpu_index);
+    return false;
+}
+
+static void kvm_span_drain_ring(void)
+{
+    if (irq_ring.hdr) {
+        kvm_span_ring_drain(&irq_ring);
+    }
+}
+
+static bool kvm_span_save_vcpu(CPUState *cs, GByteArray *out,
+                               SpanApicMatch *m, Error **errp)
+{
+    X86CPU *cpu = X86_CPU(cs);
+    g_autoptr(QIOChannelBuffer) bioc = qio_channel_buffer_new(16 * KiB);
+    KVMSpanVcpuHeader h = {
+        .magic = KVM_SPAN_VCPU_MAGIC,
+        .realtime_ns = kvm_span_realtime_ns(),
+    };
+    QEMUFile *f;
+    int ret;
+
+    if (!cpu->apic_state) {
+        error_setg(errp, "vCPU %d has no local APIC", cs->cpu_index);
+        return false;
+    }
+    cpu_synchronize_state(cs);
+    h.apicbase = cpu_get_apic_base(cpu->apic_state);
+    ret = kvm_vcpu_ioctl(cs, KVM_GET_LAPIC, &h.lapic);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "vCPU %d: KVM_GET_LAPIC failed",
+                         cs->cpu_index);
+        return false;
+    }
+    f = qemu_file_new_output(QIO_CHANNEL(bioc));
+    ret = vmstate_save_state(f, &vmstate_x86_cpu, cpu, NULL);
+    if (!ret) {
+        /* the loader peeks past the section for subsections */
+        qemu_put_byte(f, KVM_SPAN_VCPU_END);
+        ret = qemu_fflush(f);
+    }
+    if (!ret) {
+        h.len = bioc->usage;
+        g_byte_array_append(out, (const guint8 *)&h, sizeof(h));
+        g_byte_array_append(out, bioc->data, bioc->usage);
+        kvm_span_apic_match(cpu, m);
+    }
+    qemu_fclose(f);
+    if (ret) {
+        error_setg_errno(errp, -ret, "cannot save the state of vCPU %d",
+                         cs->cpu_index);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Loads what kvm_span_save_vcpu() wrote on another member into the parked
+ * vCPU cs.  The TSC moves on by the realtime the vCPU spent in flight, so
+ * that it stays in step with the guest's other vCPUs.
+ */
+static bool kvm_span_load_vcpu(CPUState *cs, const uint8_t *data, size_t len,
+                               SpanApicMatch *m, Error **errp)
+{
+    X86CPU *cpu = X86_CPU(cs);
+    g_autoptr(QIOChannelBuffer) bioc = NULL;
+    KVMSpanVcpuHeader h;
+    uint64_t now;
+    QEMUFile *f;
+    int ret;
+
+    if (len < sizeof(h) || !cpu->apic_state) {
+        error_setg(errp, "vCPU %d: the state is too short", cs->cpu_index);
+        return false;
+    }
+    memcpy(&h, data, sizeof(h));
+    if (h.magic != KVM_SPAN_VCPU_MAGIC || h.len != len - sizeof(h)) {
+        error_setg(errp, "vCPU %d: the state is not a span vCPU state",
+                   cs->cpu_index);
+        return false;
+    }
+    bioc = qio_channel_buffer_new(h.len);
+    memcpy(bioc->data, data + sizeof(h), h.len);
+    bioc->usage = h.len;
+    f = qemu_file_new_input(QIO_CHANNEL(bioc));
+    ret = vmstate_load_state(f, &vmstate_x86_cpu, cpu,
+                             vmstate_x86_cpu.version_id);
+    if (!ret && qemu_get_byte(f) != KVM_SPAN_VCPU_END) {
+        ret = -EINVAL;
+    }
+    if (!ret) {
+        ret = qemu_file_get_error(f);
+    }
+    qemu_fclose(f);
+    if (ret) {
+        error_setg(errp, "vCPU %d: cannot load its state (%s)",
+                   cs->cpu_index, strerror(-ret));
+        return false;
+    }
+    /* as migration does: the local APIC first, then the vCPU */
+    cpu_set_apic_base(cpu->apic_state, h.apicbase);
+    kvm_put_apicbase(cpu, h.apicbase);
+    ret = kvm_vcpu_ioctl(cs, KVM_SET_LAPIC, &h.lapic);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "vCPU %d: KVM_SET_LAPIC refused its "
+                         "local APIC", cs->cpu_index);
+        return false;
+    }
+    kvm_get_apic_state(cpu->apic_state, &h.lapic);
+    now = kvm_span_realtime_ns();
+    if (cpu->env.tsc_khz && now > h.realtime_ns) {
+        cpu->env.tsc += muldiv64(now - h.realtime_ns, cpu->env.tsc_khz,
+                                 1000000);
+    }
+    cpu_synchronize_post_init(cs);
+    kvm_span_apic_match(cpu, m);
+    return true;
+}
+
 static const SpanAccelOps kvm_span_ops = {
     .setup = kvm_span_setup,
     .inject = kvm_span_inject,
@@ -501,6 +688,11 @@ static const SpanAccelOps kvm_span_ops = {
     .wt_peer = kvm_span_wt_peer,
     .ioeventfd = kvm_span_ioeventfd,
     .eoi = kvm_span_eoi,
+    .set_remote = kvm_span_set_remote,
+    .drain_vcpu = kvm_span_drain_vcpu,
+    .drain_ring = kvm_span_drain_ring,
+    .save_vcpu = kvm_span_save_vcpu,
+    .load_vcpu = kvm_span_load_vcpu,
 };
 
 static void kvm_span_register(void)
