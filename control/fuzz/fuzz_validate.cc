@@ -92,12 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             uint64_t seq = 0;
             bool reply = type == SPAN_MSG_ACK || type == SPAN_MSG_HELLO_REPLY;
             if (type == SPAN_MSG_ACK) std::memcpy(&seq, payload.data(), 8);
-            // As documented: MEMBER from spand, PEER_REPORT to spand, the
-            // rest (PLACED and the other member-to-member types too)
-            // member 0 to member 1.
+            // As documented: MEMBER from spand, PEER_REPORT and MOVE to
+            // spand, the rest (PLACED and the other member-to-member types
+            // too) member 0 to member 1.
+            bool to_spand = type == SPAN_MSG_PEER_REPORT || type == SPAN_MSG_MOVE;
             stamp(f, type == SPAN_MSG_MEMBER ? SPAN_MEMBER_SPAND : 0,
-                  type == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 1, seq,
-                  reply ? SPAN_F_REPLY : 0);
+                  to_spand ? SPAN_MEMBER_SPAND : 1, seq, reply ? SPAN_F_REPLY : 0);
             if (plen) std::memcpy(f.payload(), payload.data(), plen);
             if (validate_message(f.data(), f.size()) != Reject::None) __builtin_trap();
         }

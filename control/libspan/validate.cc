@@ -475,6 +475,20 @@ Reject validate_placed(const span_msg_hdr &h, const uint8_t *p, size_t n) {
     return Reject::None;
 }
 
+// spanctl's request to spand, or spand's to the member hosting the vCPU:
+// a request (no flags) to spand or from spand to one member slot.
+Reject validate_move(const span_msg_hdr &h, const uint8_t *p, size_t n) {
+    span_move m;
+    if (!load(m, p, n)) return Reject::Size;
+    if (h.flags) return Reject::Flags;
+    if (h.dst != SPAN_MEMBER_SPAND && (h.src != SPAN_MEMBER_SPAND || h.dst >= SPAN_MAX_MEMBERS))
+        return Reject::Address;
+    if (m.flags || m.reserved) return Reject::Reserved;
+    if (m.apic_id == SPAN_APIC_NONE) return Reject::Field;
+    if (m.member >= SPAN_MAX_MEMBERS) return Reject::Address;
+    return Reject::None;
+}
+
 Reject validate_ctl_create(const span_msg_hdr &, const uint8_t *p, size_t n) {
     span_ctl_create m;
     if (!load(m, p, n)) return Reject::Size;
@@ -570,7 +584,7 @@ Reject validate_payload(uint16_t type, const void *payload, size_t n) {
         std::memcpy(&h.seq, payload, sizeof(h.seq));  // span_ack.req_seq
     } else if (type == SPAN_MSG_HELLO_REPLY) {
         h.flags = SPAN_F_REPLY;
-    } else if (type == SPAN_MSG_PEER_REPORT) {
+    } else if (type == SPAN_MSG_PEER_REPORT || type == SPAN_MSG_MOVE) {
         h.dst = SPAN_MEMBER_SPAND;
     } else if (type == SPAN_MSG_MEMBER) {
         h.src = SPAN_MEMBER_SPAND;
@@ -649,6 +663,8 @@ Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n) {
             return validate_member_event(h, p, n);
         case SPAN_MSG_PLACED:
             return validate_placed(h, p, n);
+        case SPAN_MSG_MOVE:
+            return validate_move(h, p, n);
     }
     return Reject::Type;
 }
@@ -684,7 +700,8 @@ const char *span_msg_type_str(unsigned type) {
                                         "ctl-create",   "ctl-destroy",   "ctl-list",
                                         "ctl-show",     "ctl-vm-info",   "ctl-member-info",
                                         "ctl-sub-info", "peer-report",   "ioeventfd",
-                                        "eoi",          "member",        "placed"};
+                                        "eoi",          "member",        "placed",
+                                        "move"};
     static_assert(sizeof(names) / sizeof(names[0]) == SPAN_MSG_TYPE_MAX);
     return type < SPAN_MSG_TYPE_MAX ? names[type] : "unknown";
 }

@@ -108,9 +108,9 @@ TEST(ValidateHeader, PayloadSizeMismatchForEveryFixedType) {
         SPAN_MSG_CTL_MEMBER_INFO, SPAN_MSG_CTL_SUB_INFO,    SPAN_MSG_TOPOLOGY_GET,
         SPAN_MSG_CTL_LIST,        SPAN_MSG_MEM_UNSUBSCRIBE, SPAN_MSG_TOPOLOGY,
         SPAN_MSG_WT_PUBLISH,      SPAN_MSG_VCPU_STATE,      SPAN_MSG_PEER_REPORT,
-        SPAN_MSG_IOEVENTFD,       SPAN_MSG_PLACED};
+        SPAN_MSG_IOEVENTFD,       SPAN_MSG_PLACED,          SPAN_MSG_MOVE};
     for (uint16_t t : types) {
-        uint16_t dst = t == SPAN_MSG_PEER_REPORT ? SPAN_MEMBER_SPAND : 2;
+        uint16_t dst = t == SPAN_MSG_PEER_REPORT || t == SPAN_MSG_MOVE ? SPAN_MEMBER_SPAND : 2;
         Msg m = stamped(Msg::make(t, 128 + 8), 1, dst);  // no fixed type has 136 bytes
         EXPECT_NE(v(m), Reject::None) << span_msg_type_str(t);
         Msg e = stamped(Msg::make(t, 0), 1, dst);
@@ -478,6 +478,55 @@ TEST(Validate, Placed) {
     p.arrived = SPAN_APIC_NONE;
     EXPECT_EQ(span_validate_payload(SPAN_MSG_PLACED, &p, sizeof(p)), SPAN_REJECT_FIELD);
     EXPECT_STREQ(span_msg_type_str(SPAN_MSG_PLACED), "placed");
+}
+
+// MOVE, spanctl to spand and spand to the vCPU's host: a vCPU and a member
+// slot, nothing else; a request to or from spand, never between members,
+// never a reply.
+TEST(Validate, Move) {
+    Msg m = stamped(Msg::of(SPAN_MSG_MOVE, span_move{7, 2, 0, 0}), 0, SPAN_MEMBER_SPAND);
+    EXPECT_EQ(v(m), Reject::None);
+    using M = span_move;
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.apic_id = 0; }), Reject::None);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.apic_id = SPAN_APIC_NONE - 1; }), Reject::None);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = 0; }), Reject::None);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = SPAN_MAX_MEMBERS - 1; }), Reject::None);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.apic_id = SPAN_APIC_NONE; }), Reject::Field);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = SPAN_MAX_MEMBERS; }), Reject::Address);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = SPAN_MEMBER_SELF; }), Reject::Address);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = SPAN_MEMBER_SPAND; }), Reject::Address);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.member = SPAN_MEMBER_NONE; }), Reject::Address);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.flags = 1; }), Reject::Reserved);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.flags = 0x80000000u; }), Reject::Reserved);
+    EXPECT_EQ(mutate<M>(m, [](auto &x) { x.reserved = 1; }), Reject::Reserved);
+    // Envelope: to spand (from spanctl, or a member spand refuses), or from
+    // spand to one member slot; never member to member, never broadcast.
+    EXPECT_EQ(v(stamped(m, 3, SPAN_MEMBER_SPAND)), Reject::None);
+    EXPECT_EQ(v(stamped(m, SPAN_MEMBER_SPAND, 3)), Reject::None);
+    EXPECT_EQ(v(stamped(m, SPAN_MEMBER_SPAND, 0)), Reject::None);
+    EXPECT_EQ(v(stamped(m, 0, 1)), Reject::Address);
+    EXPECT_EQ(v(stamped(m, 1, 0)), Reject::Address);
+    EXPECT_EQ(v(stamped(m, 0, SPAN_MEMBER_BROADCAST)), Reject::Address);
+    EXPECT_EQ(v(stamped(m, SPAN_MEMBER_SPAND, SPAN_MEMBER_BROADCAST)), Reject::Address);
+    // A request: no SPAN_F_* flags.
+    Msg c = m;
+    c.hdr().flags = SPAN_F_REPLY;
+    EXPECT_EQ(v(c), Reject::Flags);
+    c.hdr().flags = SPAN_F_MORE;
+    EXPECT_EQ(v(c), Reject::Flags);
+    c = stamped(m, SPAN_MEMBER_SPAND, 2);
+    c.hdr().flags = SPAN_F_REPLY;
+    EXPECT_EQ(v(c), Reject::Flags);
+    // Fixed size.
+    EXPECT_EQ(v(stamped(Msg::of(SPAN_MSG_MOVE, span_eoi{}), 0, SPAN_MEMBER_SPAND)), Reject::Size);
+    EXPECT_EQ(v(stamped(Msg::of(SPAN_MSG_MOVE, span_ack{}), 0, SPAN_MEMBER_SPAND)), Reject::Size);
+    EXPECT_EQ(validate_message(m.data(), m.size() - 8), Reject::Truncated);
+    // The payload alone, framed as a request to spand.
+    span_move p{1, 3, 0, 0};
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_MOVE, &p, sizeof(p)), SPAN_REJECT_NONE);
+    p.apic_id = SPAN_APIC_NONE;
+    EXPECT_EQ(span_validate_payload(SPAN_MSG_MOVE, &p, sizeof(p)), SPAN_REJECT_FIELD);
+    EXPECT_STREQ(span_msg_type_str(SPAN_MSG_MOVE), "move");
 }
 
 TEST(Validate, Eoi) {

@@ -51,9 +51,9 @@ int span_validate(const void *buf, size_t len);
 /*
  * Validates a payload alone (size bytes, a multiple of SPAN_MSG_ALIGN) as
  * the body of a message of this type from member 0 to member 1 (to spand
- * for a PEER_REPORT; an ACK or HELLO_REPLY as a reply echoing its
- * request): what a sender checks before it frames the payload.  Returns
- * enum span_reject.
+ * for a PEER_REPORT or a MOVE; from spand for a MEMBER; an ACK or
+ * HELLO_REPLY as a reply echoing its request): what a sender checks before
+ * it frames the payload.  Returns enum span_reject.
  */
 int span_validate_payload(uint16_t type, const void *payload, size_t size);
 

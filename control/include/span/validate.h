@@ -43,7 +43,9 @@ Reject validate_message(const void *buf, size_t len);
 Reject validate_body(const span_msg_hdr &h, const uint8_t *p, size_t n);
 
 // A payload alone, as the body of a message of `type` from member 0 to
-// member 1 without flags: what a sender checks before framing it.
+// member 1 without flags (to spand for PEER_REPORT and MOVE, as a reply
+// for ACK and HELLO_REPLY, from spand for MEMBER): what a sender checks
+// before framing it.
 Reject validate_payload(uint16_t type, const void *payload, size_t n);
 
 // One validator per message type.  `p`/`n`: payload after the header,
@@ -75,6 +77,7 @@ Reject validate_reset(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_heartbeat(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_vm_state(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_placed(const span_msg_hdr &h, const uint8_t *p, size_t n);
+Reject validate_move(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_create(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_name(const span_msg_hdr &h, const uint8_t *p, size_t n);
 Reject validate_ctl_vm_info(const span_msg_hdr &h, const uint8_t *p, size_t n);

@@ -112,6 +112,7 @@ enum span_msg_type {
 	SPAN_MSG_EOI		= 36,	/* member -> device owner: IOAPIC EOI */
 	SPAN_MSG_MEMBER		= 37,	/* spand -> members: one joined or left */
 	SPAN_MSG_PLACED		= 38,	/* member -> members: routes by a placement */
+	SPAN_MSG_MOVE		= 39,	/* spanctl -> spand -> host member: move a vCPU */
 	SPAN_MSG_TYPE_MAX	/* first unused type */
 };
 
@@ -468,6 +469,22 @@ struct span_placed {
 };
 
 SPAN_STATIC_ASSERT(sizeof(struct span_placed) == 16, "span_placed size");
+
+/*
+ * MOVE: spanctl asks spand to move vCPU apic_id to member slot `member`;
+ * spand forwards it (src SPAN_MEMBER_SPAND, a seq of its own) to the member
+ * hosting the vCPU, which moves it ("Moving a vCPU" in
+ * Documentation/span-protocol.rst) and answers spand with an ACK; spand
+ * relays the ACK's status to spanctl.  Socket only, never on a ring.
+ */
+struct span_move {
+	__u32 apic_id;		/* vCPU, not SPAN_APIC_NONE */
+	__u32 member;		/* target slot, < SPAN_MAX_MEMBERS */
+	__u32 flags;		/* none defined, must be zero */
+	__u32 reserved;		/* must be zero */
+};
+
+SPAN_STATIC_ASSERT(sizeof(struct span_move) == 16, "span_move size");
 
 /* ---- reset / shutdown / heartbeat / VM state ---------------------------------- */
 
