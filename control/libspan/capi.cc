@@ -132,6 +132,11 @@ ssize_t span_member_request(struct span_member *m, void *msg, size_t len, void *
     return static_cast<ssize_t>(last.size());
 }
 
+int span_member_ack(struct span_member *m, uint64_t req_seq, int32_t status, uint64_t value) {
+    auto s = m->m->ack(req_seq, status, value);
+    return s ? 0 : -s.error().code;
+}
+
 ssize_t span_member_recv(struct span_member *m, void *buf, size_t cap) {
     if (!buf) return -EINVAL;
     auto r = m->m->try_recv();

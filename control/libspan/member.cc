@@ -227,6 +227,16 @@ Status Member::notify(Msg &m) {
     return ctl_send(m);
 }
 
+Status Member::ack(uint64_t req_seq, int32_t status, uint64_t value) {
+    span_ack a{req_seq, status, 0, value};
+    if (validate_payload(SPAN_MSG_ACK, &a, sizeof(a)) != Reject::None)
+        return Error{EINVAL, "ACK status not 0 or -errno"};
+    Msg m = Msg::of(SPAN_MSG_ACK, a);
+    stamp(m, is_member() ? static_cast<uint16_t>(id_) : 0, SPAN_MEMBER_SPAND, req_seq,
+          SPAN_F_REPLY);
+    return ctl_send(m);
+}
+
 void Member::count_reject(Reject r) {
     stats_.rejected++;
     stats_.by_reason[static_cast<int>(r)]++;

@@ -12,6 +12,7 @@ int main(void) {
         span_member_peer_stats;
     void (*set_threshold)(struct span_member *, uint32_t) = span_member_set_report_threshold;
     uint32_t (*max_members)(const struct span_member *) = span_member_max_members;
+    int (*ack)(struct span_member *, uint64_t, int32_t, uint64_t) = span_member_ack;
     struct span_peer_report pr = {0};
 
     h.magic = SPAN_MAGIC;
@@ -21,7 +22,7 @@ int main(void) {
     h.dst = SPAN_MEMBER_SPAND;
     if (span_validate(&h, sizeof(h)) != SPAN_REJECT_SIZE) return 1;
     if (span_member_connect("/nonexistent/spand.sock", "vm", "m", 0, &m) >= 0) return 2;
-    if (!peer_stats || !set_threshold || !max_members || ps.rejected || sizeof(pr) != 32 ||
+    if (!peer_stats || !set_threshold || !max_members || !ack || ps.rejected || sizeof(pr) != 32 ||
         sizeof(ps.by_reason) != SPAN_REJECT_MAX * sizeof(uint64_t))
         return 3;
     if (strcmp(span_msg_type_str(SPAN_MSG_PEER_REPORT), "peer-report")) return 4;

@@ -2,7 +2,11 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <thread>
 
 #include "span/member.h"
 #include "span/proto.h"
@@ -92,6 +96,77 @@ TEST(Proto, RingTypesAllowed) {
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_ATTACH));
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_PEER_REPORT));  // socket only
     EXPECT_FALSE(ring_type_allowed(SPAN_MSG_MEMBER));       // from spand only
+    EXPECT_FALSE(ring_type_allowed(SPAN_MSG_MOVE));         // spanctl, spand, host: socket
+}
+
+// A request spand sends a member (MOVE) arrives over the socket like
+// anything else from spand, and Member::ack() answers it: an ACK echoing
+// the request's seq, flagged as a reply, from the member to spand.  spand
+// is faked here: it admits a control session (no rings to set up).
+TEST(Proto, AnswersSpandsRequestWithAck) {
+    char dir[] = "/tmp/member-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    std::string path = std::string(dir) + "/spand.sock";
+    UniqueFd lsn(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(::bind(lsn.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(lsn.get(), 1), 0);
+    std::vector<Msg> answers;
+    std::thread spand([&] {
+        UniqueFd c(::accept4(lsn.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        auto hello = recv_msg(c.get(), nullptr, 3000);
+        if (!hello) return;
+        span_hello_reply hr{};
+        hr.version = SPAN_PROTO_VERSION;
+        Msg rep = Msg::of(SPAN_MSG_HELLO_REPLY, hr);
+        stamp(rep, SPAN_MEMBER_SPAND, 0, hello->hdr().seq, SPAN_F_REPLY);
+        Msg mv = Msg::of(SPAN_MSG_MOVE, span_move{3, 1, 0, 0});
+        stamp(mv, SPAN_MEMBER_SPAND, 0, 77);
+        if (!send_msg(c.get(), rep) || !send_msg(c.get(), mv)) return;
+        for (auto r = recv_msg(c.get(), nullptr, 3000); r; r = recv_msg(c.get(), nullptr, 3000))
+            answers.push_back(std::move(r.value()));
+    });
+    std::unique_ptr<Member> m;
+    [&] {  // the fake spand is joined however this ends
+        ConnectOptions o;
+        o.socket_path = path;
+        o.role = SPAN_ROLE_CONTROL;
+        o.caps = 0;
+        auto r = Member::connect(o);
+        ASSERT_TRUE(r.ok()) << r.error().str();
+        m = std::move(r.value());
+        auto mv = m->recv(3000);
+        ASSERT_TRUE(mv.ok()) << mv.error().str();
+        EXPECT_EQ(mv->type(), SPAN_MSG_MOVE);
+        EXPECT_EQ(mv->hdr().seq, 77u);
+        EXPECT_EQ(mv->get<span_move>().apic_id, 3u);
+        EXPECT_EQ(mv->get<span_move>().member, 1u);
+        EXPECT_EQ(m->stats().rejected, 0u);
+        EXPECT_EQ(m->ack(77, 1).error().code, EINVAL);  // not a status
+        EXPECT_EQ(m->ack(77, -4096).error().code, EINVAL);
+        EXPECT_TRUE(m->ack(77, -EBUSY, 5).ok());
+        EXPECT_TRUE(m->ack(78, 0).ok());
+    }();
+    m.reset();                         // hangs up: the fake spand stops reading
+    ::shutdown(lsn.get(), SHUT_RDWR);  // unblocks its accept() if nobody came
+    spand.join();
+    ASSERT_EQ(answers.size(), 2u);
+    const Msg &a = answers[0];
+    EXPECT_EQ(validate_message(a.data(), a.size()), Reject::None);
+    EXPECT_EQ(a.type(), SPAN_MSG_ACK);
+    EXPECT_EQ(a.hdr().flags, uint32_t{SPAN_F_REPLY});
+    EXPECT_EQ(a.hdr().seq, 77u);
+    EXPECT_EQ(a.hdr().src, 0);
+    EXPECT_EQ(a.hdr().dst, SPAN_MEMBER_SPAND);
+    EXPECT_EQ(a.get<span_ack>().req_seq, 77u);
+    EXPECT_EQ(a.get<span_ack>().status, -EBUSY);
+    EXPECT_EQ(a.get<span_ack>().value, 5u);
+    EXPECT_EQ(answers[1].hdr().seq, 78u);
+    EXPECT_EQ(answers[1].get<span_ack>().status, 0);
+    ::unlink(path.c_str());
+    ::rmdir(dir);
 }
 
 TEST(Handles, UniqueFdAndMappingAreMoveOnly) {

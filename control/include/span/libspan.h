@@ -119,6 +119,10 @@ int span_member_send(struct span_member *m, uint16_t dst, void *msg, size_t len)
  * the reply's length or -errno. */
 ssize_t span_member_request(struct span_member *m, void *msg, size_t len, void *reply, size_t cap,
                             int timeout_ms);
+/* Answers a request spand sent (hdr.seq req_seq, e.g. SPAN_MSG_MOVE) with an
+ * ACK carrying status (0 or -errno) and value, over the socket, without
+ * waiting.  -EINVAL for a status outside -4095..0. */
+int span_member_ack(struct span_member *m, uint64_t req_seq, int32_t status, uint64_t value);
 /* Receives one validated message (rings first, then spand) without
  * blocking.  Returns its length, 0 when none is pending, or -errno
  * (-EMSGSIZE: cap too small, message dropped; -ECONNRESET: spand gone). */

@@ -90,6 +90,10 @@ class Member {
     Result<std::vector<Msg>> request(Msg m, int timeout_ms = 5000);
     // Sends to spand without waiting.
     Status notify(Msg &m);
+    // Answers a request spand sent (its hdr.seq is req_seq; e.g. MOVE)
+    // with an ACK: status 0 or -errno (>= -4095, else EINVAL), value
+    // request specific.  Over the socket, without waiting.
+    Status ack(uint64_t req_seq, int32_t status, uint64_t value = 0);
 
     // Next validated message from a peer ring or spand, without blocking.
     // Error ECONNRESET once spand hung up.
