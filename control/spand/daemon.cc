@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "span/ring.h"
@@ -163,6 +165,7 @@ Status Daemon::setup() {
 }
 
 void Daemon::teardown() {
+    moves_.clear();
     clients_.clear();
     vms_.clear();
     listen_.reset();
@@ -179,7 +182,7 @@ int Daemon::run() {
     }
     epoll_event evs[32];
     while (!stop_) {
-        int n = ::epoll_wait(epoll_.get(), evs, 32, -1);
+        int n = ::epoll_wait(epoll_.get(), evs, 32, move_wait_ms());
         if (n < 0) {
             if (errno == EINTR) continue;
             log(LogLevel::Error, "epoll_failed", kv("errno", errno));
@@ -199,17 +202,25 @@ int Daemon::run() {
                 on_readable(fd);
             }
             // Drop after the event so no handler sees a dangling client.
-            while (!doomed_.empty()) {
-                int d = doomed_.back();
-                doomed_.pop_back();
-                auto it = clients_.find(d);
-                if (it != clients_.end()) drop(*it->second, "send failed");
-            }
+            drop_doomed();
+        }
+        if (!stop_) {
+            expire_moves();
+            drop_doomed();
         }
     }
     log(LogLevel::Info, "stop", kv("clients", clients_.size(), "vms", vms_.size()));
     teardown();
     return 0;
+}
+
+void Daemon::drop_doomed() {
+    while (!doomed_.empty()) {
+        int d = doomed_.back();
+        doomed_.pop_back();
+        auto it = clients_.find(d);
+        if (it != clients_.end()) drop(*it->second, "send failed");
+    }
 }
 
 void Daemon::accept_clients() {
@@ -298,6 +309,7 @@ void Daemon::drop(Client &c, const char *why) {
     bool was_member = c.role == Client::Role::Member;
     bool closed = !std::strcmp(why, "hangup") || !std::strcmp(why, "recv error");
     if (was_member) member_lost(c, closed ? SPAN_LEFT_CLOSED : SPAN_LEFT_CUT_OFF);
+    end_moves_of(c);
     log(was_member ? LogLevel::Info : LogLevel::Debug, "client_close",
         kv("pid", c.pid, "name", q(c.name.empty() ? "-" : c.name), "why", q(why)));
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -425,16 +437,19 @@ void Daemon::maybe_resume(Vm &vm) {
 
 void Daemon::handle(Client &c, Msg &m) {
     const span_msg_hdr &h = m.hdr();
+    bool member = c.role == Client::Role::Member;
     // The envelope must match the connection: members speak as their slot,
-    // everyone else as slot 0, always to spand.
-    uint16_t want_src = c.role == Client::Role::Member ? static_cast<uint16_t>(c.slot) : 0;
-    if (h.src != want_src || h.dst != SPAN_MEMBER_SPAND || (h.flags & SPAN_F_REPLY))
+    // everyone else as slot 0, always to spand.  Only members answer
+    // spand's requests (MOVE), with a final ACK.
+    uint16_t want_src = member ? static_cast<uint16_t>(c.slot) : 0;
+    bool answer = member && h.type == SPAN_MSG_ACK && h.flags == SPAN_F_REPLY;
+    if (h.src != want_src || h.dst != SPAN_MEMBER_SPAND || ((h.flags & SPAN_F_REPLY) && !answer))
         return reject(c, Reject::Address, span_msg_type_str(h.type));
     if (c.role == Client::Role::New) {
         if (h.type != SPAN_MSG_HELLO) return reject(c, Reject::Type, "expected hello");
         return handle_hello(c, m);
     }
-    bool member = c.role == Client::Role::Member;
+    if (answer) return handle_answer(c, m);
     switch (h.type) {
         case SPAN_MSG_ATTACH:
         case SPAN_MSG_DETACH:
@@ -452,6 +467,8 @@ void Daemon::handle(Client &c, Msg &m) {
         case SPAN_MSG_RESET:
         case SPAN_MSG_SHUTDOWN:
             return handle_lifecycle(c, m);
+        case SPAN_MSG_MOVE:
+            return handle_move(c, m);
         default:
             break;
     }
@@ -583,7 +600,8 @@ void Daemon::handle_hello(Client &c, Msg &m) {
 // placement stays), and the placement changes when that member attaches
 // the vCPU itself: spand moves it from the host in one step, never leaving
 // it unhosted.  A pending hand-over ends when either member leaves or the
-// host detaches the vCPU.
+// host detaches the vCPU.  spanctl gets a vCPU moved with MOVE instead
+// (handle_move()): spand asks the host, which starts the hand-over.
 void Daemon::handle_attach(Client &c, Msg &m) {
     if (!c.vm) return ack(c, m, -ENXIO);
     Vm &vm = *c.vm;
@@ -733,6 +751,149 @@ std::string Daemon::check_handovers(const Vm &vm) {
             return "vCPU handed to no other live member";
     }
     return {};
+}
+
+// spanctl asks to move vCPU apic_id to the member in slot `member`
+// (span-protocol.rst, MOVE).  Only the vCPU's host can carry that out
+// (span-protocol.rst, "Moving a vCPU"), so spand checks the request,
+// forwards it to the host with a seq of its own and answers the requester
+// once the host answered (handle_answer()), left (-ECONNRESET) or let
+// Config::move_timeout_ms pass (-ETIMEDOUT) (finish_move()).  It never
+// waits for the host.  Refused: -EPERM from a member (a member moves its
+// own vCPUs itself), -ENXIO without a span VM, -ENOENT when the vCPU has no
+// host or no member is in the target slot, -EALREADY when the target hosts
+// it, -EBUSY while a hand-over or another move of the vCPU is pending.
+void Daemon::handle_move(Client &c, Msg &m) {
+    auto mv = m.get<span_move>();
+    bool member = c.role == Client::Role::Member;
+    Vm *vm = c.vm;
+    int status = 0;
+    const char *why = nullptr;
+    std::optional<uint32_t> host;
+    if (vm) host = vm->topo.vcpu_host(mv.apic_id);
+    auto pending = [&] {
+        for (auto &[seq, p] : moves_)
+            if (p.vm == vm && p.apic == mv.apic_id) return true;
+        return false;
+    };
+    if (member) {
+        status = -EPERM;
+        why = "a member moves its own vCPUs itself";
+    } else if (!vm) {
+        status = -ENXIO;
+        why = "no span VM";
+    } else if (!host) {
+        status = -ENOENT;
+        why = "the vCPU has no host";
+    } else if (mv.member >= vm->max_members || !vm->members[mv.member]) {
+        status = -ENOENT;
+        why = "no member in the target slot";
+    } else if (*host == mv.member) {
+        status = -EALREADY;
+        why = "the target hosts the vCPU";
+    } else if (vm->handovers.count(mv.apic_id)) {
+        status = -EBUSY;
+        why = "a hand-over of the vCPU is pending";
+    } else if (pending()) {
+        status = -EBUSY;
+        why = "a move of the vCPU is pending";
+    }
+    std::string fields = kv("vm", q(vm ? vm->name : "-"), "vcpu", mv.apic_id, "to", mv.member, "by",
+                            member ? "member" : "control");
+    if (member) fields += kv("member", c.slot);
+    if (host) fields += kv("host", *host);
+    fields += kv("status", status);
+    if (status) {
+        log(LogLevel::Warn, "move_request", fields + kv("why", q(why)));
+        return ack(c, m, status);
+    }
+    Client &h = *vm->members[*host];
+    uint64_t seq = seq_++, now = mono_ns();
+    moves_[seq] = PendingMove{.requester = &c,
+                              .req_seq = m.hdr().seq,
+                              .vm = vm,
+                              .host = &h,
+                              .host_slot = *host,
+                              .apic = mv.apic_id,
+                              .to = mv.member,
+                              .start_ns = now,
+                              .deadline_ns = now + uint64_t(cfg_.move_timeout_ms) * 1000000ull};
+    log(LogLevel::Info, "move_request",
+        fields +
+            kv("host_name", q(h.name), "to_name", q(vm->members[mv.member]->name), "seq", seq));
+    Msg fwd = Msg::of(SPAN_MSG_MOVE, span_move{mv.apic_id, mv.member, 0, 0});
+    send(h, fwd, seq, 0);  // if that fails, h is dropped: -ECONNRESET
+}
+
+// Member c's ACK: the answer to the MOVE spand sent it with seq req_seq,
+// relayed to the requester.  An ACK answering nothing pending (late, after
+// the move timed out or its requester left, or never asked for) is logged
+// and dropped; it is no protocol violation, but the log line is an info
+// only for the 1st, 2nd, 4th, 8th... such ACK of a member.
+void Daemon::handle_answer(Client &c, Msg &m) {
+    auto a = m.get<span_ack>();
+    auto it = moves_.find(a.req_seq);
+    if (it == moves_.end() || it->second.host != &c) {
+        c.stray_acks++;
+        bool loud = (c.stray_acks & (c.stray_acks - 1)) == 0;
+        log(loud ? LogLevel::Info : LogLevel::Debug, "move_ack_dropped",
+            kv("vm", q(c.vm->name), "member", c.slot, "name", q(c.name), "seq", a.req_seq, "status",
+               a.status, "why", q("answers no pending move"), "dropped", c.stray_acks));
+        return;
+    }
+    finish_move(it, a.status, a.status ? "host-refused" : "host-answered");
+}
+
+// The requester's ACK: status and, for -ETIMEDOUT, the timeout in ms, else
+// the topology generation (which a completed move has advanced).
+void Daemon::finish_move(std::map<uint64_t, PendingMove>::iterator it, int status,
+                         const char *why) {
+    PendingMove p = it->second;
+    moves_.erase(it);
+    Vm &vm = *p.vm;
+    auto now_on = vm.topo.vcpu_host(p.apic);
+    uint64_t value = status == -ETIMEDOUT ? cfg_.move_timeout_ms : vm.topo.generation();
+    log(status ? LogLevel::Warn : LogLevel::Info, status ? "move_failed" : "move_done",
+        kv("vm", q(vm.name), "vcpu", p.apic, "from", p.host_slot, "to", p.to, "status", status,
+           "why", why, "hosted_by", now_on ? std::to_string(*now_on) : std::string("none"),
+           "generation", vm.topo.generation(), "elapsed_ms", (mono_ns() - p.start_ns) / 1000000));
+    span_ack a{p.req_seq, status, 0, value};
+    Msg am = Msg::of(SPAN_MSG_ACK, a);
+    send(*p.requester, am, p.req_seq, SPAN_F_REPLY);
+}
+
+void Daemon::expire_moves() {
+    uint64_t now = mono_ns();
+    for (auto it = moves_.begin(); it != moves_.end();) {
+        auto next = std::next(it);
+        if (it->second.deadline_ns <= now) finish_move(it, -ETIMEDOUT, "timeout");
+        it = next;
+    }
+}
+
+int Daemon::move_wait_ms() const {
+    if (moves_.empty()) return -1;
+    uint64_t first = UINT64_MAX, now = mono_ns();
+    for (auto &[seq, p] : moves_) first = std::min(first, p.deadline_ns);
+    if (first <= now) return 0;
+    return static_cast<int>(std::min<uint64_t>((first - now + 999999) / 1000000, 1u << 30));
+}
+
+void Daemon::end_moves_of(Client &c) {
+    for (auto it = moves_.begin(); it != moves_.end();) {
+        auto next = std::next(it);
+        PendingMove &p = it->second;
+        if (p.host == &c) {
+            finish_move(it, -ECONNRESET, "host-left");
+        } else if (p.requester == &c) {
+            // The host may still move the vCPU; its answer will be dropped.
+            log(LogLevel::Info, "move_abandoned",
+                kv("vm", q(p.vm->name), "vcpu", p.apic, "from", p.host_slot, "to", p.to, "why",
+                   "requester-left"));
+            moves_.erase(it);
+        }
+        it = next;
+    }
 }
 
 // Memory events are raised by the members hosting vCPUs (any vCPU may

@@ -39,6 +39,9 @@ struct Config {
     // logged and refused.
     uint32_t report_budget = 2;
     uint32_t report_interval_s = 300;
+    // How long the member hosting a vCPU has to answer a MOVE spand
+    // forwarded to it before spand answers spanctl -ETIMEDOUT.
+    uint32_t move_timeout_ms = 10000;
     std::vector<uid_t> allow_uids;  // besides root and our own euid
     std::vector<VmSpec> create;     // span VMs created at start-up
     LogLevel log_level = LogLevel::Info;
@@ -61,6 +64,7 @@ struct Client {
     uint32_t report_tokens = 0;
     uint64_t report_refill_ns = 0;  // CLOCK_MONOTONIC of the last refill
     uint64_t reports = 0, reports_refused = 0;
+    uint64_t stray_acks = 0;  // member: ACKs that answered no pending request
 };
 
 struct Subscription {
@@ -75,6 +79,20 @@ struct Subscription {
 struct Handover {
     uint32_t from;  // the vCPU's host
     uint32_t to;    // the member it is handed to
+};
+
+// A MOVE spand forwarded to the member hosting the vCPU (Daemon::moves_,
+// by the seq of spand's MOVE), until that member answers, leaves or times
+// out; spand then answers the control session that asked.  Invariant:
+// requester and host are live clients, host is vm's member in host_slot.
+struct PendingMove {
+    Client *requester;  // the control session (if it goes, the move is forgotten)
+    uint64_t req_seq;   // the seq of its MOVE, answered with an ACK
+    Vm *vm;
+    Client *host;
+    uint32_t host_slot;
+    uint32_t apic, to;               // move vCPU apic to member slot `to`
+    uint64_t start_ns, deadline_ns;  // CLOCK_MONOTONIC
 };
 
 // One span VM.  Invariants: members[s] is non-null exactly for the slots
@@ -110,6 +128,7 @@ class Daemon {
     void accept_clients();
     void on_readable(int fd);
     void drop(Client &c, const char *why);
+    void drop_doomed();
     void handle(Client &c, Msg &m);
     void handle_hello(Client &c, Msg &m);
     void handle_attach(Client &c, Msg &m);
@@ -129,6 +148,19 @@ class Daemon {
     void handle_list(Client &c, Msg &m);
     void handle_lifecycle(Client &c, Msg &m);
     void handle_peer_report(Client &c, Msg &m);
+    // MOVE from a client: checked, then forwarded to the vCPU's host.
+    void handle_move(Client &c, Msg &m);
+    // An ACK from member c (SPAN_F_REPLY): its answer to a forwarded MOVE.
+    void handle_answer(Client &c, Msg &m);
+    // Answers a pending move's requester with status, logs why, forgets it.
+    void finish_move(std::map<uint64_t, PendingMove>::iterator it, int status, const char *why);
+    // Ends the moves whose host did not answer in time (-ETIMEDOUT).
+    void expire_moves();
+    // epoll_wait() timeout: until the next pending move expires, or -1.
+    int move_wait_ms() const;
+    // The moves pending for c: as their host (-ECONNRESET to the requester)
+    // or as their requester (forgotten), when c goes.
+    void end_moves_of(Client &c);
     void reject(Client &c, span::Reject r, const char *what);
     span::Result<Vm *> create_vm(const VmSpec &spec, uint32_t ring_size, uint32_t max_members);
     void member_lost(Client &c, uint16_t reason);
@@ -158,6 +190,7 @@ class Daemon {
     std::map<int, std::unique_ptr<Client>> clients_;
     std::vector<int> doomed_;  // clients to drop after the current event
     std::map<std::string, std::unique_ptr<Vm>> vms_;
+    std::map<uint64_t, PendingMove> moves_;  // by the seq of spand's MOVE
     uint32_t next_vm_id_ = 1;
     uint64_t seq_ = 1;
     bool stop_ = false;

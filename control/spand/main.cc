@@ -32,6 +32,9 @@ const char kUsage[] =
     "  -I, --report-interval SECONDS\n"
     "                           a member regains one such disconnection every\n"
     "                           SECONDS (default 300)\n"
+    "  -T, --move-timeout MS    answer spanctl's move -ETIMEDOUT when the member\n"
+    "                           hosting the vCPU did not answer within MS\n"
+    "                           milliseconds (default 10000)\n"
     "  -u, --allow-uid UID      also admit clients with this uid (repeatable; root\n"
     "                           and spand's own uid are always admitted)\n"
     "  -l, --log-level LEVEL    debug, info (default), warn or error\n"
@@ -58,6 +61,7 @@ int main(int argc, char **argv) {
                                   {"max-rejects", required_argument, nullptr, 'R'},
                                   {"report-budget", required_argument, nullptr, 'B'},
                                   {"report-interval", required_argument, nullptr, 'I'},
+                                  {"move-timeout", required_argument, nullptr, 'T'},
                                   {"allow-uid", required_argument, nullptr, 'u'},
                                   {"log-level", required_argument, nullptr, 'l'},
                                   {"help", no_argument, nullptr, 'h'},
@@ -65,7 +69,7 @@ int main(int argc, char **argv) {
                                   {nullptr, 0, nullptr, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:c:r:m:R:B:I:u:l:hV", opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:c:r:m:R:B:I:T:u:l:hV", opts, nullptr)) != -1) {
         std::string arg = optarg ? optarg : "";
         uint64_t v;
         switch (c) {
@@ -120,6 +124,11 @@ int main(int argc, char **argv) {
                 if (!span::parse_u64(arg, v, true) || v < 1 || v > 86400 * 365)
                     usage_error("--report-interval: want 1..31536000 seconds");
                 cfg.report_interval_s = static_cast<uint32_t>(v);
+                break;
+            case 'T':
+                if (!span::parse_u64(arg, v, false) || v < 1 || v > 3600000)
+                    usage_error("--move-timeout: want 1..3600000 milliseconds");
+                cfg.move_timeout_ms = static_cast<uint32_t>(v);
                 break;
             case 'u':
                 if (!span::parse_u64(arg, v, true) || v > 0xfffffffe)

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -183,6 +184,22 @@ class Spand : public ::testing::Test {
     span_ack hand_over(Member &m, uint32_t apic, uint32_t to) {
         return ack_of(m,
                       Msg::of(SPAN_MSG_ATTACH, span_attach{SPAN_ATTACH_VCPU, to, apic, 0, 0, 0}));
+    }
+
+    // spanctl's MOVE of vCPU apic to member slot `to`, from control session
+    // ctl, in the background (the vCPU's host has to answer first); the ACK
+    // spand answers with (status 1 if none came within timeout_ms).
+    std::future<span_ack> move(Member &ctl, uint32_t apic, uint32_t to, int timeout_ms = 5000) {
+        return std::async(std::launch::async, [&ctl, apic, to, timeout_ms] {
+            auto r = ctl.request(Msg::of(SPAN_MSG_MOVE, span_move{apic, to, 0, 0}), timeout_ms);
+            if (!r || r->back().type() != SPAN_MSG_ACK) return span_ack{0, 1, 0, 0};
+            return r->back().get<span_ack>();
+        });
+    }
+
+    // A MOVE that does not wait on anyone: refused by spand.
+    span_ack move_refused(Member &from, uint32_t apic, uint32_t to) {
+        return ack_of(from, Msg::of(SPAN_MSG_MOVE, span_move{apic, to, 0, 0}));
     }
 
     // Receives until nothing arrives for idle_ms; returns the messages of
@@ -877,6 +894,249 @@ TEST_F(Spand, VcpuHandOverCancelled) {
         << log;
     EXPECT_NE(log.find("handovers=1 left=closed"), std::string::npos) << log;
     EXPECT_EQ(log.find("event=invariant"), std::string::npos) << log;
+}
+
+// spanctl moves a vCPU through spand: spand forwards MOVE to the vCPU's
+// host (and no one else) with a seq of its own, the host carries the move
+// out (hand-over, the target attaches) and answers with an ACK, which spand
+// relays to spanctl with the new topology generation.  A host's refusal is
+// relayed the same way; an ACK from another member answers nothing.
+TEST_F(Spand, MoveIsRelayedToTheVcpusHostAndItsAnswerBack) {
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    uint64_t gen = placement().generation();
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+
+    auto answer = move(*ctl, 1, b->id());
+    auto mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    EXPECT_EQ(mv->hdr().src, SPAN_MEMBER_SPAND);
+    EXPECT_EQ(mv->hdr().dst, a->id());
+    EXPECT_EQ(mv->hdr().flags, 0u);
+    EXPECT_EQ(mv->get<span_move>().apic_id, 1u);
+    EXPECT_EQ(mv->get<span_move>().member, b->id());
+    uint64_t seq = mv->hdr().seq;
+    EXPECT_TRUE(drain(*b, SPAN_MSG_MOVE).empty());
+    // b cannot answer for a.
+    ASSERT_TRUE(b->ack(seq, 0).ok());
+    EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+    // a moves it ("Moving a vCPU"), then answers.
+    ASSERT_EQ(hand_over(*a, 1, b->id()).status, 0);
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(a->ack(seq, 0).ok());
+    auto done = answer.get();
+    EXPECT_EQ(done.status, 0);
+    EXPECT_EQ(done.value, gen + 1);
+    EXPECT_EQ(placement().vcpu_host(1), b->id());
+
+    // The host refuses: its status is what spanctl gets.
+    answer = move(*ctl, 0, b->id());
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    EXPECT_EQ(mv->get<span_move>().apic_id, 0u);
+    EXPECT_GT(mv->hdr().seq, seq);
+    ASSERT_TRUE(a->ack(mv->hdr().seq, -EBUSY).ok());
+    EXPECT_EQ(answer.get().status, -EBUSY);
+    EXPECT_EQ(placement().vcpu_host(0), a->id());
+
+    // b hosts vCPU 2: a MOVE of it goes to b.
+    answer = move(*ctl, 2, a->id());
+    mv = wait_for(*b, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    EXPECT_EQ(mv->hdr().dst, b->id());
+    ASSERT_TRUE(b->ack(mv->hdr().seq, -EOPNOTSUPP).ok());
+    EXPECT_EQ(answer.get().status, -EOPNOTSUPP);
+
+    for (Member *m : {a.get(), b.get()}) EXPECT_EQ(m->stats().rejected, 0u);
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(
+        js.find("\"rejected\":0,\"memory_gpa\":0,\"memory_size\":0},{\"id\":1,\"name\":\"b\""),
+        std::string::npos)
+        << js;  // a's ACK was no rejected message
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=move_request vm=vm1 vcpu=1 to=1 by=control host=0 status=0 "
+                       "host_name=a to_name=b seq=" +
+                       std::to_string(seq)),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=move_ack_dropped vm=vm1 member=1 name=b seq=" + std::to_string(seq) +
+                       " status=0"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=move_done vm=vm1 vcpu=1 from=0 to=1 status=0 why=host-answered "
+                       "hosted_by=1 generation=" +
+                       std::to_string(gen + 1)),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=move_failed vm=vm1 vcpu=0 from=0 to=1 status=-16 why=host-refused "
+                       "hosted_by=0"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("event=reject"), std::string::npos) << log;
+    EXPECT_EQ(log.find("event=invariant"), std::string::npos) << log;
+}
+
+// What spand refuses itself is answered at once and never reaches a
+// member; nothing changes.
+TEST_F(Spand, MoveRefusals) {
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    uint64_t gen = placement().generation();
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+
+    EXPECT_EQ(move_refused(*ctl, 9, b->id()).status, -ENOENT);  // no such vCPU
+    EXPECT_EQ(move_refused(*ctl, 0, 2).status, -ENOENT);        // a free slot
+    EXPECT_EQ(move_refused(*ctl, 0, 5).status, -ENOENT);        // beyond --max-members 4
+    EXPECT_EQ(move_refused(*ctl, 0, a->id()).status, -EALREADY);
+    EXPECT_EQ(move_refused(*ctl, 2, b->id()).status, -EALREADY);
+    // A member moves its own vCPUs itself; it may not ask spand to.
+    EXPECT_EQ(move_refused(*a, 0, b->id()).status, -EPERM);
+    EXPECT_EQ(move_refused(*b, 0, b->id()).status, -EPERM);
+    // A control session bound to no span VM.
+    auto unbound = control("");
+    ASSERT_TRUE(unbound);
+    EXPECT_EQ(move_refused(*unbound, 0, b->id()).status, -ENXIO);
+    // A hand-over of the vCPU is pending.
+    ASSERT_EQ(hand_over(*a, 0, b->id()).status, 0);
+    EXPECT_EQ(move_refused(*ctl, 0, b->id()).status, -EBUSY);
+    // A move of the vCPU is pending (a has not answered yet).
+    auto answer = move(*ctl, 1, b->id());
+    auto mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    auto ctl2 = control();
+    ASSERT_TRUE(ctl2);
+    EXPECT_EQ(move_refused(*ctl2, 1, b->id()).status, -EBUSY);
+    ASSERT_TRUE(a->ack(mv->hdr().seq, -EINTR).ok());
+    EXPECT_EQ(answer.get().status, -EINTR);
+    // Only that one MOVE reached a member.
+    for (Member *m : {a.get(), b.get()}) EXPECT_TRUE(drain(*m, SPAN_MSG_MOVE).empty());
+    EXPECT_EQ(placement().generation(), gen);
+    EXPECT_EQ(placement().vcpu_host(0), a->id());
+    EXPECT_EQ(placement().vcpu_host(1), a->id());
+    std::string log = slurp(dir_ + "/spand.log");
+    for (const char *line :
+         {"event=move_request vm=vm1 vcpu=9 to=1 by=control status=-2 why=\"the vCPU has no "
+          "host\"",
+          "event=move_request vm=vm1 vcpu=0 to=2 by=control host=0 status=-2 why=\"no member in "
+          "the target slot\"",
+          "event=move_request vm=vm1 vcpu=0 to=0 by=control host=0 status=-114 why=",
+          "event=move_request vm=vm1 vcpu=0 to=1 by=member member=0 host=0 status=-1 why=",
+          "event=move_request vm=- vcpu=0 to=1 by=control status=-6 why=",
+          "event=move_request vm=vm1 vcpu=0 to=1 by=control host=0 status=-16 why=\"a hand-over "
+          "of the vCPU is pending\"",
+          "event=move_request vm=vm1 vcpu=1 to=1 by=control host=0 status=-16 why=\"a move of "
+          "the vCPU is pending\""})
+        EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
+    EXPECT_EQ(log.find("event=reject"), std::string::npos) << log;
+}
+
+// The host leaves before it answered: spanctl gets -ECONNRESET.  The
+// requester leaves: spand forgets the move, and the host's answer is
+// dropped.
+TEST_F(Spand, MoveEndsWhenTheHostOrTheRequesterLeaves) {
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 1).ok());
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+
+    {  // a spanctl that goes away
+        auto gone = control();
+        ASSERT_TRUE(gone);
+        Msg req = Msg::of(SPAN_MSG_MOVE, span_move{1, a->id(), 0, 0});
+        ASSERT_TRUE(gone->notify(req).ok());
+    }
+    auto mv = wait_for(*b, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(b->ack(mv->hdr().seq, 0).ok());
+    // b is unharmed, and vCPU 1 may be moved again.
+    auto hb = b->request(Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 2}));
+    ASSERT_TRUE(hb.ok()) << hb.error().str();
+    auto answer = move(*ctl, 1, a->id());
+    mv = wait_for(*b, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    ASSERT_TRUE(b->ack(mv->hdr().seq, -EAGAIN).ok());
+    EXPECT_EQ(answer.get().status, -EAGAIN);
+
+    answer = move(*ctl, 0, b->id());
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    uint32_t aid = a->id();
+    a.reset();
+    EXPECT_EQ(answer.get().status, -ECONNRESET);
+    EXPECT_TRUE(wait_state(*b, SPAN_VM_PAUSED).has_value());  // a hosted vCPU 0
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=move_abandoned vm=vm1 vcpu=1 from=1 to=0 why=requester-left"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=move_ack_dropped vm=vm1 member=1 name=b"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=move_failed vm=vm1 vcpu=0 from=" + std::to_string(aid) +
+                       " to=1 status=-104 why=host-left hosted_by=none"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("event=reject"), std::string::npos) << log;
+}
+
+// A host that does not answer within --move-timeout: spanctl gets
+// -ETIMEDOUT (with the timeout in ms); the host's late answer is dropped
+// without harm, as is an ACK answering nothing.
+TEST_F(Spand, MoveTimesOutAndALateAnswerIsDropped) {
+    stop();
+    pid_ = start({"--create", "vm1:16M", "--move-timeout", "300"});
+    ASSERT_GT(pid_, 0);
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    auto ctl = control();
+    ASSERT_TRUE(ctl);
+    auto t0 = std::chrono::steady_clock::now();
+    auto answer = move(*ctl, 0, b->id());
+    auto mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    auto timed_out = answer.get();
+    auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(timed_out.status, -ETIMEDOUT);
+    EXPECT_EQ(timed_out.value, 300u);
+    EXPECT_GE(waited, std::chrono::milliseconds(300));
+    EXPECT_LT(waited, std::chrono::milliseconds(3000));
+    // The late answer, and one answering nothing ever asked.
+    ASSERT_TRUE(a->ack(mv->hdr().seq, 0).ok());
+    ASSERT_TRUE(a->ack(123456789, -EIO).ok());
+    auto hb = a->request(Msg::of(SPAN_MSG_HEARTBEAT, span_heartbeat{1, 2}));
+    ASSERT_TRUE(hb.ok()) << hb.error().str();
+    // A new move is relayed as before, and answered in time.
+    answer = move(*ctl, 0, b->id());
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    ASSERT_TRUE(a->ack(mv->hdr().seq, -EBUSY).ok());
+    EXPECT_EQ(answer.get().status, -EBUSY);
+    std::string log = slurp(dir_ + "/spand.log");
+    EXPECT_NE(log.find("event=move_failed vm=vm1 vcpu=0 from=0 to=1 status=-110 why=timeout "
+                       "hosted_by=0"),
+              std::string::npos)
+        << log;
+    EXPECT_NE(log.find("event=move_ack_dropped vm=vm1 member=0 name=a seq=123456789 status=-5 "
+                       "why=\"answers no pending move\" dropped=2"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("event=reject"), std::string::npos) << log;
+    std::string js = spanctl("--json show vm1");
+    EXPECT_NE(js.find("\"name\":\"a\""), std::string::npos) << js;
+    EXPECT_NE(js.find("\"state\":\"running\""), std::string::npos) << js;
 }
 
 // Memory events are raised by the members hosting vCPUs: a subscription
