@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -26,6 +27,7 @@ const char kMainUsage[] =
     "  show NAME\n"
     "  attach NAME --member M (--vcpu APIC | --device ID | --memory GPA:SIZE)\n"
     "  detach NAME --member M (--vcpu APIC | --device ID | --memory)\n"
+    "  move NAME CPU MEMBER\n"
     "  subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
     "  unsubscribe NAME --id SUB\n"
     "  destroy NAME\n"
@@ -33,6 +35,7 @@ const char kMainUsage[] =
     "spand refuses what no member of the span VM can carry out: attach and detach\n"
     "(members place their own vCPUs and devices when they start), and subscribe\n"
     "unless the subscriber and every member hosting vCPUs advertised memory events.\n"
+    "move asks the member hosting a running vCPU to move it to another member.\n"
     "\n"
     "Global options:\n"
     "  -s, --socket PATH   spand's socket (default " SPAN_DEFAULT_SOCKET
@@ -70,12 +73,28 @@ const std::map<std::string, std::string> kCmdUsage = {
      "spand refuses it (exit 1) on span VMs whose members cannot carry it out, which\n"
      "today is every span VM: members place their own vCPUs and devices when they\n"
      "start (QEMU: -span vcpus=, firmware=on) and cannot take or give one up at\n"
-     "spanctl's request, and no member acts on an attached memory range.\n"},
+     "spanctl's request, and no member acts on an attached memory range.  To move a\n"
+     "running vCPU to another member, use 'spanctl move'.\n"},
     {"detach",
      "Usage: spanctl detach NAME --member M (--vcpu APIC | --device ID | --memory)\n"
      "Ask spand to detach a vCPU, a device or the memory range from member M of span\n"
      "VM NAME.  Refused (exit 1) on span VMs whose members cannot carry it out, which\n"
      "today is every span VM (see 'spanctl attach --help').\n"},
+    {"move",
+     "Usage: spanctl move NAME CPU MEMBER\n"
+     "Move the running vCPU with APIC ID CPU of span VM NAME to member MEMBER, a\n"
+     "slot number or a member name, both as 'spanctl show NAME' prints them (a\n"
+     "number is a slot; spanctl resolves a name with 'show').  spand asks the member\n"
+     "hosting the vCPU to move it; that member hands it over to MEMBER while the\n"
+     "guest runs, and answers once it is done or has failed.\n"
+     "\n"
+     "spand gives the host 10 s to answer (spand --move-timeout); spanctl waits that\n"
+     "long plus --timeout for spand.  Fails (exit 1), saying why, when NAME does not\n"
+     "exist, the vCPU has no host, MEMBER is not in NAME, the vCPU already runs on\n"
+     "MEMBER or is being moved, or its host refuses, leaves or does not answer in\n"
+     "time (the move may then still complete: check with 'spanctl show NAME').\n"
+     "Prints the topology generation after the move; JSON: {\"vm\",\"vcpu\",\"member\",\n"
+     "\"generation\"}.\n"},
     {"subscribe",
      "Usage: spanctl subscribe NAME --member M --gfn GFN --pages N [--access rwx]\n"
      "Subscribe member M to memory events on guest frames GFN..GFN+N-1.\n"
@@ -131,9 +150,11 @@ struct Args {
     }
 };
 
-// spec: option name -> takes a value.
+// spec: option name -> takes a value; npos positionals, the first a span
+// VM NAME (pos_usage names them all when there are more).
 Args parse_args(const std::string &cmd, int argc, char **argv, int i,
-                const std::map<std::string, bool> &spec, size_t npos) {
+                const std::map<std::string, bool> &spec, size_t npos,
+                const char *pos_usage = nullptr) {
     Args a;
     a.cmd = cmd;
     for (; i < argc; i++) {
@@ -162,22 +183,27 @@ Args parse_args(const std::string &cmd, int argc, char **argv, int i,
         }
     }
     if (a.pos.size() != npos)
-        usage_error(cmd,
-                    npos ? "expects exactly one span VM NAME" : "takes no positional arguments");
+        usage_error(cmd, pos_usage ? std::string("expects ") + pos_usage
+                         : npos    ? "expects exactly one span VM NAME"
+                                   : "takes no positional arguments");
     if (npos && !span::valid_name_str(a.pos[0].c_str()))
         usage_error(cmd, "invalid span VM name '" + a.pos[0] + "'");
     return a;
 }
 
-std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd,
-                                      const std::string &vm = "") {
+span::Result<std::unique_ptr<span::Member>> try_connect(const Global &g, const std::string &vm) {
     span::ConnectOptions o;
     o.socket_path = g.socket;
     o.role = SPAN_ROLE_CONTROL;
     o.caps = 0;
     o.vm_name = vm;
     o.timeout_ms = g.timeout;
-    auto r = span::Member::connect(o);
+    return span::Member::connect(o);
+}
+
+std::unique_ptr<span::Member> connect(const Global &g, const std::string &cmd,
+                                      const std::string &vm = "") {
+    auto r = try_connect(g, vm);
     if (!r) fail(cmd, r.error().str());
     return std::move(r.value());
 }
@@ -469,8 +495,8 @@ int cmd_attach(const Global &g, const Args &a, bool attach) {
                 " of span VM " + a.pos[0];
         if (at.kind == SPAN_ATTACH_VCPU)
             refused(a.cmd, what,
-                    "members place their own vCPUs when they start (QEMU: -span vcpus=); no "
-                    "member can take or give up a vCPU at spanctl's request");
+                    "members place their own vCPUs when they start (QEMU: -span vcpus=); to "
+                    "move a running vCPU to another member, use 'spanctl move'");
         if (at.kind == SPAN_ATTACH_DEVICE)
             refused(a.cmd, what,
                     "the member owning the devices claims them when it starts (QEMU: -span "
@@ -549,6 +575,99 @@ int cmd_subscribe(const Global &g, const Args &a) {
                     ack.value);
     else
         std::printf("subscription %llu\n", ack.value);
+    return 0;
+}
+
+// How long spand gives a vCPU's host to answer a MOVE by default (spand
+// --move-timeout); spanctl waits that long on top of --timeout.
+constexpr int kMoveTimeoutMs = 10000;
+
+std::string ms_str(uint64_t ms) {
+    return ms % 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s";
+}
+
+// spanctl move NAME CPU MEMBER: spand forwards MOVE to the member hosting
+// the vCPU and relays its answer (Documentation/span-protocol.rst, MOVE).
+int cmd_move(const Global &g, const Args &a) {
+    const std::string &vm = a.pos[0], &cpu = a.pos[1], &who = a.pos[2];
+    uint64_t v;
+    if (!span::parse_u64(cpu, v, false) || v >= SPAN_APIC_NONE)
+        usage_error(a.cmd, "bad CPU '" + cpu + "': want the vCPU's APIC ID");
+    span_move mv{static_cast<uint32_t>(v), 0, 0, 0};
+    bool slot = span::parse_u64(who, v, false);
+    if (slot && v >= SPAN_MAX_MEMBERS)
+        usage_error(a.cmd, "member slot " + who + " out of range (0..15)");
+    if (!slot && !span::valid_name_str(who.c_str()))
+        usage_error(a.cmd, "invalid member '" + who + "'");
+    std::string target = slot ? "member " + who : "member '" + who + "'";
+    std::string vcpu = vm + ": vCPU " + cpu;
+    auto r = try_connect(g, vm);
+    if (!r) {
+        // spand refuses a HELLO naming a span VM it does not have (a
+        // missing socket is ENOENT too, from connect()).
+        if (r.error().code == ENOENT && r.error().msg.rfind("spand refused", 0) == 0)
+            fail(a.cmd, "span VM '" + vm + "' does not exist");
+        fail(a.cmd, r.error().str());
+    }
+    auto &m = r.value();
+    if (slot) {
+        mv.member = static_cast<uint32_t>(v);
+    } else {
+        bool found = false;
+        for (auto &mi : fetch_show(*m, g, a.cmd, vm).members)
+            if (span::name_str(mi.name) == who) mv.member = mi.member_id, found = true;
+        if (!found) fail(a.cmd, target + " is not in span VM '" + vm + "'");
+    }
+    auto rep = m->request(Msg::of(SPAN_MSG_MOVE, mv), g.timeout + kMoveTimeoutMs);
+    if (!rep) {
+        if (rep.error().code == ETIMEDOUT)
+            fail(a.cmd, "spand did not answer within " + ms_str(g.timeout + kMoveTimeoutMs));
+        fail(a.cmd, rep.error().str());
+    }
+    if (rep->back().type() != SPAN_MSG_ACK) fail(a.cmd, "unexpected reply from spand");
+    auto ack = rep->back().get<span_ack>();
+    std::string show = "see 'spanctl show " + vm + "'";
+    switch (-ack.status) {
+        case 0:
+            break;
+        case ENOENT: {
+            // The vCPU has no host, or no member is in the target slot:
+            // which one, spand's placement tells.
+            auto s = m->request(show_request(vm), g.timeout);
+            if (s && s->back().type() == SPAN_MSG_ACK && s->back().get<span_ack>().status == 0) {
+                Shown sh = parse_show(a.cmd, s.value());
+                if (!sh.topo.vcpu_host(mv.apic_id)) fail(a.cmd, vcpu + " has no host");
+                bool there = false;
+                for (auto &mi : sh.members) there |= mi.member_id == mv.member;
+                if (!there) fail(a.cmd, target + " is not in span VM '" + vm + "'");
+            }
+            fail(a.cmd, vcpu + " has no host, or " + target + " is not in span VM '" + vm + "'");
+        }
+        case EALREADY:
+            fail(a.cmd, vcpu + " already runs on " + target);
+        case EBUSY:
+            fail(a.cmd, vcpu +
+                            " is being moved already (a move or hand-over of it is under "
+                            "way); try again later");
+        case ETIMEDOUT:
+            fail(a.cmd, vm + ": the member hosting vCPU " + cpu + " did not answer within " +
+                            ms_str(ack.value ? ack.value : kMoveTimeoutMs) +
+                            "; the move may still complete (" + show + ")");
+        case ECONNRESET:
+            fail(a.cmd, vm + ": the member hosting vCPU " + cpu + " left before it answered (" +
+                            show + ")");
+        case ENXIO:
+            fail(a.cmd, "span VM '" + vm + "' does not exist");
+        default:
+            fail(a.cmd, vm + ": the member hosting vCPU " + cpu + " could not move it to " +
+                            target + ": " + std::strerror(-ack.status));
+    }
+    if (g.json)
+        std::printf("{\"vm\":%s,\"vcpu\":%u,\"member\":%u,\"generation\":%llu}\n",
+                    span::quoted(vm).c_str(), mv.apic_id, mv.member, ack.value);
+    else
+        std::printf("%s: moved vCPU %u to %s (topology generation %llu)\n", vm.c_str(), mv.apic_id,
+                    target.c_str(), ack.value);
     return 0;
 }
 
@@ -637,6 +756,8 @@ int main(int argc, char **argv) {
             g, parse_args(cmd, argc, argv, i,
                           Spec{{"member", true}, {"gfn", true}, {"pages", true}, {"access", true}},
                           1));
+    if (cmd == "move")
+        return cmd_move(g, parse_args(cmd, argc, argv, i, Spec{}, 3, "NAME CPU MEMBER"));
     if (cmd == "unsubscribe")
         return cmd_unsubscribe(g, parse_args(cmd, argc, argv, i, Spec{{"id", true}}, 1));
     if (cmd == "destroy") return cmd_destroy(g, parse_args(cmd, argc, argv, i, Spec{}, 1));

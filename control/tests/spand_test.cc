@@ -137,6 +137,16 @@ class Spand : public ::testing::Test {
         return out;
     }
 
+    // spanctl in the background, for commands that wait on a member:
+    // {stdout, exit status}.
+    std::future<std::pair<std::string, int>> spanctl_async(const std::string &args) {
+        return std::async(std::launch::async, [this, args] {
+            int rc = -1;
+            std::string out = spanctl(args, &rc);
+            return std::make_pair(out, rc);
+        });
+    }
+
     // Receives until a message of `type` arrives (others are skipped).
     std::optional<Msg> wait_for(Member &m, uint16_t type, int timeout_ms = 3000) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -518,8 +528,8 @@ TEST_F(Spand, SpanctlCommands) {
     } refusals[] = {
         {"attach vm2 --member l1 --vcpu 4",
          "spanctl: attach: refused: attach vCPU 4 to member l1 of span VM vm2: members place "
-         "their own vCPUs when they start (QEMU: -span vcpus=); no member can take or give up a "
-         "vCPU at spanctl's request\n"},
+         "their own vCPUs when they start (QEMU: -span vcpus=); to move a running vCPU to another "
+         "member, use 'spanctl move'\n"},
         {"detach vm2 --member l1 --vcpu 3",
          "spanctl: detach: refused: detach vCPU 3 from member l1 of span VM vm2: members place "
          "their own vCPUs"},
@@ -577,8 +587,8 @@ TEST_F(Spand, SpanctlCommands) {
         spanctl(bad, &rc);
         EXPECT_EQ(rc, 2) << bad;
     }
-    for (const char *cmd :
-         {"create", "list", "show", "attach", "detach", "subscribe", "unsubscribe", "destroy"}) {
+    for (const char *cmd : {"create", "list", "show", "attach", "detach", "move", "subscribe",
+                            "unsubscribe", "destroy"}) {
         out = spanctl(std::string(cmd) + " --help", &rc);
         EXPECT_EQ(rc, 0) << cmd;
         EXPECT_NE(out.find("Usage: spanctl " + std::string(cmd)), std::string::npos) << cmd;
@@ -1137,6 +1147,116 @@ TEST_F(Spand, MoveTimesOutAndALateAnswerIsDropped) {
     std::string js = spanctl("--json show vm1");
     EXPECT_NE(js.find("\"name\":\"a\""), std::string::npos) << js;
     EXPECT_NE(js.find("\"state\":\"running\""), std::string::npos) << js;
+}
+
+// spanctl move NAME CPU MEMBER: the host member gets the MOVE (a member
+// name resolved to its slot), and spanctl says what came of it.
+TEST_F(Spand, SpanctlMove) {
+    stop();
+    pid_ = start({"--create", "vm1:16M", "--move-timeout", "1000"});
+    ASSERT_GT(pid_, 0);
+    auto a = member("a");
+    auto b = member("b");
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    uint64_t gen = placement().generation();
+    int rc;
+    // Refused by spanctl or spand, no member asked.
+    const struct {
+        const char *args, *err;
+    } refusals[] = {
+        {"move vm1 7 b", "spanctl: move: vm1: vCPU 7 has no host\n"},
+        {"move vm1 2 x", "spanctl: move: member 'x' is not in span VM 'vm1'\n"},
+        {"move vm1 2 3", "spanctl: move: member 3 is not in span VM 'vm1'\n"},
+        {"move vm1 2 b", "spanctl: move: vm1: vCPU 2 already runs on member 'b'\n"},
+        {"move vm1 0 0", "spanctl: move: vm1: vCPU 0 already runs on member 0\n"},
+        {"move vm9 0 a", "spanctl: move: span VM 'vm9' does not exist\n"},
+    };
+    for (auto &r : refusals) {
+        EXPECT_EQ(spanctl(r.args, &rc), "") << r.args;
+        EXPECT_EQ(rc, 1) << r.args;
+        EXPECT_EQ(slurp(dir_ + "/ctl.err"), r.err) << r.args;
+    }
+    for (const char *bad : {"move", "move vm1", "move vm1 1", "move vm1 1 a b", "move vm1 x a",
+                            "move vm1 -1 a", "move vm1 4294967295 a", "move vm1 1 16",
+                            "move vm1 1 a/b", "move a/b 1 a", "move vm1 1 a --member b"}) {
+        spanctl(bad, &rc);
+        EXPECT_EQ(rc, 2) << bad;
+    }
+    for (Member *m : {a.get(), b.get()}) EXPECT_TRUE(drain(*m, SPAN_MSG_MOVE).empty());
+
+    // By name: a moves vCPU 1 to b.
+    auto ctl = spanctl_async("move vm1 1 b");
+    auto mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    EXPECT_EQ(mv->get<span_move>().apic_id, 1u);
+    EXPECT_EQ(mv->get<span_move>().member, b->id());
+    ASSERT_EQ(hand_over(*a, 1, b->id()).status, 0);
+    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(a->ack(mv->hdr().seq, 0).ok());
+    auto [out, status] = ctl.get();
+    EXPECT_EQ(status, 0) << slurp(dir_ + "/ctl.err");
+    EXPECT_EQ(out, "vm1: moved vCPU 1 to member 'b' (topology generation " +
+                       std::to_string(gen + 1) + ")\n");
+    // By slot, JSON: b moves it back.
+    ctl = spanctl_async("--json move vm1 1 0");
+    mv = wait_for(*b, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    EXPECT_EQ(mv->get<span_move>().member, a->id());
+    ASSERT_EQ(hand_over(*b, 1, a->id()).status, 0);
+    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
+    ASSERT_TRUE(b->ack(mv->hdr().seq, 0).ok());
+    std::tie(out, status) = ctl.get();
+    EXPECT_EQ(status, 0) << slurp(dir_ + "/ctl.err");
+    EXPECT_EQ(out, "{\"vm\":\"vm1\",\"vcpu\":1,\"member\":0,\"generation\":" +
+                       std::to_string(gen + 2) + "}\n");
+
+    // The host refuses.
+    ctl = spanctl_async("move vm1 1 b");
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    ASSERT_TRUE(a->ack(mv->hdr().seq, -EPERM).ok());
+    std::tie(out, status) = ctl.get();
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: move: vm1: the member hosting vCPU 1 could not move it to member 'b': "
+              "Operation not permitted\n");
+    // A hand-over of vCPU 0 is pending.
+    ASSERT_EQ(hand_over(*a, 0, b->id()).status, 0);
+    EXPECT_EQ(spanctl("move vm1 0 b", &rc), "");
+    EXPECT_EQ(rc, 1);
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: move: vm1: vCPU 0 is being moved already (a move or hand-over of it is "
+              "under way); try again later\n");
+    // The host does not answer within spand's --move-timeout.
+    ctl = spanctl_async("move vm1 1 1");
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    std::tie(out, status) = ctl.get();
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: move: vm1: the member hosting vCPU 1 did not answer within 1 s; the move "
+              "may still complete (see 'spanctl show vm1')\n");
+    ASSERT_TRUE(a->ack(mv->hdr().seq, 0).ok());  // too late: dropped
+    // The host leaves before it answered.
+    ctl = spanctl_async("move vm1 1 b");
+    mv = wait_for(*a, SPAN_MSG_MOVE);
+    ASSERT_TRUE(mv.has_value());
+    a.reset();
+    std::tie(out, status) = ctl.get();
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(slurp(dir_ + "/ctl.err"),
+              "spanctl: move: vm1: the member hosting vCPU 1 left before it answered (see "
+              "'spanctl show vm1')\n");
+
+    out = spanctl("move --help", &rc);
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(out.rfind("Usage: spanctl move NAME CPU MEMBER\n", 0), 0u) << out;
+    out = spanctl("--help", &rc);
+    EXPECT_NE(out.find("\n  move NAME CPU MEMBER\n"), std::string::npos) << out;
 }
 
 // Memory events are raised by the members hosting vCPUs: a subscription
