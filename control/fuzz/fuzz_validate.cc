@@ -1,8 +1,9 @@
 // libFuzzer target: message validation, topology parsing, a framed
 // PEER_REPORT (mode bit 2), a framed message of any type and the payload
 // validator on its payload (mode bit 3), a framed PLACED between members
-// (mode bit 4) and the ring consumer (mode bit 0) on hostile bytes.  Must
-// never crash, hang or read out of bounds.
+// (mode bit 4), a framed MOVE to or from spand (mode bit 5) and the ring
+// consumer (mode bit 0) on hostile bytes.  Must never crash, hang or read
+// out of bounds.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -138,6 +139,59 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (p.generation == 0) == (p.arrived == SPAN_APIC_NONE))
                 __builtin_trap();
             if (span_validate_payload(SPAN_MSG_PLACED, &p, sizeof(p)) != SPAN_REJECT_NONE)
+                __builtin_trap();
+        }
+    }
+
+    if ((mode & 32) && size >= 12) {
+        // Structured: a MOVE as spanctl sends it to spand and spand
+        // forwards it to the vCPU's host: mostly an APIC ID and a member
+        // slot, sometimes SPAN_APIC_NONE, a slot out of range, flags or
+        // reserved bits; the envelope mostly spanctl to spand or spand to
+        // a member, sometimes a member to spand, member to member,
+        // broadcast or with flags.
+        Msg m = Msg::make(SPAN_MSG_MOVE, sizeof(span_move));
+        span_msg_hdr &h = m.hdr();
+        switch (data[0] % 6) {
+            case 0:
+            case 1:  // spanctl
+                h.dst = SPAN_MEMBER_SPAND;
+                break;
+            case 2:  // spand to the host (or beyond the slots)
+                h.src = SPAN_MEMBER_SPAND;
+                h.dst = data[1] % 20;
+                break;
+            case 3:  // a member to spand (which refuses it)
+                h.src = data[1] % 20;
+                h.dst = SPAN_MEMBER_SPAND;
+                break;
+            case 4:  // member to member
+                h.src = data[1] % 16;
+                h.dst = data[1] / 16;
+                break;
+            default:
+                h.src = data[1] & 1 ? SPAN_MEMBER_SPAND : data[1] % 16;
+                h.dst = SPAN_MEMBER_BROADCAST;
+                break;
+        }
+        h.flags = (data[2] & 0x80) ? (data[2] >> 4) & 3 : 0;
+        h.seq = data[3];
+        span_move p{};
+        std::memcpy(&p.apic_id, data + 4, 4);
+        std::memcpy(&p.member, data + 8, 4);
+        if (!(data[2] & 1)) p.member %= 20;  // mostly a slot, sometimes beyond
+        if (data[2] & 2) p.apic_id = SPAN_APIC_NONE;
+        if ((data[2] & 4) && size >= 16) std::memcpy(&p.flags, data + 12, 4);
+        if ((data[2] & 8) && size >= 20) std::memcpy(&p.reserved, data + 16, 4);
+        std::memcpy(m.payload(), &p, sizeof(p));
+        if (validate_message(m.data(), m.size()) == Reject::None) {
+            // What spand and the vCPU's host rely on once a MOVE validated.
+            bool to_spand = h.dst == SPAN_MEMBER_SPAND;
+            bool to_host = h.src == SPAN_MEMBER_SPAND && h.dst < SPAN_MAX_MEMBERS;
+            if (h.flags || !(to_spand || to_host) || p.apic_id == SPAN_APIC_NONE ||
+                p.member >= SPAN_MAX_MEMBERS || p.flags || p.reserved)
+                __builtin_trap();
+            if (span_validate_payload(SPAN_MSG_MOVE, &p, sizeof(p)) != SPAN_REJECT_NONE)
                 __builtin_trap();
         }
     }
