@@ -62,6 +62,8 @@ typedef struct SpanOutgoing {
     uint64_t gen;               /* TOPOLOGY placing it on @to, 0: not yet */
     bool arrived;               /* @to runs it */
     SpanApicMatch match;
+    bool answer;                /* spand's MOVE (seq @move_seq) waits */
+    uint64_t move_seq;
 } SpanOutgoing;
 
 /* A vCPU on its way here. */
@@ -179,8 +181,25 @@ uint32_t span_move_route_locked(uint32_t apic_id, uint32_t host,
     return host;
 }
 
+/* Answers spand's MOVE, if one started the move under way. */
+static void span_move_answer(int status)
+{
+    if (!out.answer) {
+        return;
+    }
+    out.answer = false;
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        if (span_member_ack(span.m, out.move_seq, status, out.gen) < 0) {
+            span_fail(SPAN_MEMBER_NONE, "cannot answer spand's MOVE");
+        }
+    }
+}
+
 static void span_move_out_check(void)
 {
+    if (out.active && out.gen) {
+        span_move_answer(0);        /* spand placed it on the target */
+    }
     if (out.active && out.gen && out.arrived &&
         span_all_placed(out.gen, out.to)) {
         trace_span_move_out_done(out.cpu, out.to, out.gen);
@@ -363,9 +382,14 @@ static uint32_t span_member_named(const char *name)
     return SPAN_MEMBER_NONE;
 }
 
-/* Why vCPU cpu_index cannot move to slot to now (false, errp set). */
-static bool span_move_check(int64_t cpu_index, uint32_t to, Error **errp)
+/*
+ * Why vCPU cpu_index cannot move to slot to now: false, with errp and
+ * *status (-errno, for spand) set.
+ */
+static bool span_move_check(int64_t cpu_index, uint32_t to, int *status,
+                            Error **errp)
 {
+    *status = -EINVAL;
     if (!span.m) {
         error_setg(errp, "this QEMU is not a span member (no -span option)");
         return false;
@@ -377,11 +401,14 @@ static bool span_move_check(int64_t cpu_index, uint32_t to, Error **errp)
     if (cpu_index < 0 || cpu_index >= span.nr_cpus) {
         error_setg(errp, "vCPU %" PRId64 " does not exist (the guest has "
                    "%d vCPUs)", cpu_index, span.nr_cpus);
+        *status = -ENOENT;
         return false;
     }
     if (!span_may_run(errp)) {
+        *status = -ENOLINK;
         return false;
     }
+    *status = -EAGAIN;
     if (!span.ready || span.resetting || span.stopping) {
         error_setg(errp, "span VM '%s' is starting, resetting or shutting "
                    "down: try again once it runs", span.vm);
@@ -389,8 +416,10 @@ static bool span_move_check(int64_t cpu_index, uint32_t to, Error **errp)
     }
     if (out.active || in.active) {
         error_setg(errp, "a vCPU move from or to this member is under way");
+        *status = -EBUSY;
         return false;
     }
+    *status = -EINVAL;
     if (!span_cpu_is_local(cpu_index)) {
         uint32_t host = span_host_of(span.apic_id[cpu_index]);
 
@@ -405,30 +434,35 @@ static bool span_move_check(int64_t cpu_index, uint32_t to, Error **errp)
     if (to == span.id) {
         error_setg(errp, "vCPU %" PRId64 " already runs on member '%s'",
                    cpu_index, span.name);
+        *status = -EALREADY;
         return false;
     }
     if (to >= SPAN_MAX_MEMBERS || !span.member_name[to] ||
         (span.gone & (1u << to))) {
         error_setg(errp, "span VM '%s' has no member in slot %u", span.vm,
                    to);
+        *status = -ENOENT;
         return false;
     }
+    *status = 0;
     return true;
 }
 
 /*
  * Moves vCPU cpu_index, hosted here, to the member in slot to (the
- * protocol at the top of this file, steps 1 and 2).
+ * protocol at the top of this file, steps 1 and 2).  0 or -errno (errp
+ * set).
  */
-static void span_move_vcpu(int64_t cpu_index, uint32_t to, Error **errp)
+static int span_move_vcpu(int64_t cpu_index, uint32_t to, Error **errp)
 {
+    ERRP_GUARD();
     SpanVcpuWork w = { .state = g_byte_array_new() };
     struct span_attach a = { .kind = SPAN_ATTACH_VCPU };
     Error *err = NULL;
     CPUState *cpu;
     int r;
 
-    if (!span_move_check(cpu_index, to, errp)) {
+    if (!span_move_check(cpu_index, to, &r, errp)) {
         goto out;
     }
     cpu = qemu_get_cpu(cpu_index);
@@ -441,6 +475,7 @@ static void span_move_vcpu(int64_t cpu_index, uint32_t to, Error **errp)
                    strerror(-r));
         goto out;
     }
+    r = -EIO;
     trace_span_move_out(cpu_index, to);
     if (span_quiesce(&err)) {
         run_on_cpu(cpu, span_save_work, RUN_ON_CPU_HOST_PTR(&w));
@@ -470,8 +505,12 @@ static void span_move_vcpu(int64_t cpu_index, uint32_t to, Error **errp)
     }
     /* after the state: what waited for the vCPU follows it to the target */
     span_release_held();
+    if (!*errp) {
+        r = 0;
+    }
 out:
     g_byte_array_unref(w.state);
+    return r;
 }
 
 void qmp_span_move_vcpu(int64_t cpu_index, const char *member, Error **errp)
@@ -486,6 +525,40 @@ void qmp_span_move_vcpu(int64_t cpu_index, const char *member, Error **errp)
         return;
     }
     span_move_vcpu(cpu_index, to, errp);
+}
+
+/*
+ * MOVE (validated), from spand on behalf of spanctl move: move a vCPU
+ * hosted here as span-move-vcpu does, and answer spand.
+ */
+static void span_move_request(const struct span_msg_hdr *h, const void *p)
+{
+    const struct span_move *mv = p;
+    int cpu = span_cpu_index_of(mv->apic_id);
+    Error *err = NULL;
+    int r = -ENOENT;
+
+    if (h->src != SPAN_MEMBER_SPAND) {
+        span_fail(h->src, "MOVE not from spand");
+        return;
+    }
+    if (cpu >= 0) {
+        r = span_move_vcpu(cpu, mv->member, &err);
+    }
+    if (err) {
+        warn_reportf_err(err, "span: spanctl move of vCPU %d: ", cpu);
+    }
+    if (!r) {
+        /* answered once spand placed it there (span_move_out_check()) */
+        out.answer = true;
+        out.move_seq = h->seq;
+        return;
+    }
+    WITH_QEMU_LOCK_GUARD(&span.lock) {
+        if (span_member_ack(span.m, h->seq, r, 0) < 0) {
+            span_fail(SPAN_MEMBER_NONE, "cannot answer spand's MOVE");
+        }
+    }
 }
 
 static void span_arriving_reset(void)
@@ -657,6 +730,9 @@ static void span_move_member(Notifier *n, void *data)
     SpanMemberEvent *ev = data;
 
     if (!ev->joined) {
+        if (out.active && ev->slot == out.to && !out.gen) {
+            span_move_answer(-ECONNRESET);  /* it left before taking it */
+        }
         placed_gen[ev->slot] = 0;
         span_move_out_check();
         span_move_in_check();
@@ -675,6 +751,8 @@ void span_move_init(void)
                           span_vcpu_state, SPAN_MAIN_LOOP);
     span_register_handler(SPAN_MSG_PLACED, sizeof(struct span_placed),
                           span_placed, SPAN_RX_BQL);
+    span_register_handler(SPAN_MSG_MOVE, sizeof(struct span_move),
+                          span_move_request, SPAN_MAIN_LOOP);
     notifier_list_add(&span_topology_notifiers, &topology_notifier);
     notifier_list_add(&span_member_notifiers, &member_notifier);
 }

@@ -8,7 +8,8 @@
 # second, while vCPU 2 reads PCI configuration space in a loop (port
 # accesses forwarded to a).  vCPU 1 goes to b and back, vCPU 2 to a and
 # back, MOVES times each: nothing may hang, corrupt memory or get lost.
-# Bad requests get a clear QMP error and leave the guest alone.
+# spanctl move does the same through spand.  Bad requests get a clear
+# error and leave the guest alone.
 . /job/span/lib.sh
 MOVES=${MOVES:-5}
 
@@ -94,6 +95,20 @@ check "the guest went on meanwhile ($t0 -> $t1 s)" [ "${t1:-0}" -gt "$((t0 + 5))
 check "every vCPU ran the job each second" sh -c "! grep -q 'cpu[0-9]-failed' $T/c0"
 check "span-stress found no corruption" sh -c "! grep -q FAIL $T/c0"
 
+# --- spanctl move: spand asks the vCPU's host to move it
+ctl_move() {
+	before=$(moved 0)
+	spanctl -s "$SOCK" move vm1 "$1" "$2" >> "$T/ctl.txt" 2>&1 || return
+	wt=50
+	while [ "$(moved 0)" -le "$before" ] && [ $wt -gt 0 ]; do sleep 0.2; wt=$((wt - 1)); done
+	[ "$(moved 0)" -gt "$before" ]
+}
+check "spanctl moves vCPU 1 to b" ctl_move 1 b
+grep_check "spanctl says where it went" "vm1: moved vCPU 1 to member 'b' (topology generation [1-9]" "$T/ctl.txt"
+check "spanctl moves vCPU 1 back to a, by slot" ctl_move 1 0
+check "spanctl refuses a vCPU without host" sh -c "! spanctl -s $SOCK move vm1 9 b >> $T/ctl.txt 2>&1"
+grep_check "spanctl says why" 'vCPU 9 has no host' "$T/ctl.txt"
+
 # --- after the moves, every vCPU is where it started and all still run
 qmp 0 query-span
 qmp 1 query-span
@@ -113,7 +128,7 @@ qmp 1 quit
 wait "$M0" "$M1"
 check "no member timed out" not_timed_out $T/m0.txt $T/m1.txt
 stop_spand
-for f in $T/m0.txt $T/m1.txt $T/qmp0.log $T/qmp1.log; do
+for f in $T/m0.txt $T/m1.txt $T/qmp0.log $T/qmp1.log $T/ctl.txt; do
 	echo "--- $f"; cut -c1-300 "$f" | tail -n 40
 done
 echo "--- console a"; tr -d '\r' < $T/c0 | tail -n 30

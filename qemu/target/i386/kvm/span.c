@@ -642,6 +642,12 @@ static bool kvm_span_load_vcpu(CPUState *cs, const uint8_t *data, size_t len,
                    cs->cpu_index);
         return false;
     }
+    /*
+     * From the reset state, as a migration target loads it: a section
+     * leaves out the subsections it does not need (e.g. no exception
+     * pending), and what the vCPU last had here must not fill them in.
+     */
+    cpu_reset(cs);
     bioc = qio_channel_buffer_new(h.len);
     memcpy(bioc->data, data + sizeof(h), h.len);
     bioc->usage = h.len;
