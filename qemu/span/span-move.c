@@ -258,13 +258,6 @@ bool span_move_hold(uint32_t src, const struct span_interrupt *irq)
     return true;
 }
 
-/*
- * Stops this member's vCPUs and parks every local one, taking what KVM
- * held for each: what they raised so far goes out by the current
- * placement.  Interrupts for them wait meanwhile (span_move_hold()).
- * span_unquiesce() unparks them by span.local and resumes them;
- * span_release_held() then delivers what waited.
- */
 static void span_drain_work(CPUState *cpu, run_on_cpu_data data)
 {
     Error **errp = data.host_ptr;
@@ -274,6 +267,13 @@ static void span_drain_work(CPUState *cpu, run_on_cpu_data data)
     }
 }
 
+/*
+ * Stops this member's vCPUs and parks every local one, taking what KVM
+ * held for each: what they raised so far goes out by the current
+ * placement.  Interrupts for them wait meanwhile (span_move_hold()).
+ * span_unquiesce() unparks them by span.local and resumes them;
+ * span_release_held() then delivers what waited.
+ */
 static bool span_quiesce(Error **errp)
 {
     g_autofree uint32_t *all = g_new(uint32_t, span.nr_cpus);
