@@ -190,6 +190,12 @@ class Spand : public ::testing::Test {
         return {};
     }
 
+    // The placement the move tests start from: vCPUs 0 and 1 on a, 2 on b.
+    bool place_2_and_1(Member &a, Member &b) {
+        return attach(a, SPAN_ATTACH_VCPU, 0).ok() && attach(a, SPAN_ATTACH_VCPU, 1).ok() &&
+               attach(b, SPAN_ATTACH_VCPU, 2).ok();
+    }
+
     // ATTACH of vCPU apic naming member slot `to`: its host hands it over.
     span_ack hand_over(Member &m, uint32_t apic, uint32_t to) {
         return ack_of(m,
@@ -694,9 +700,7 @@ TEST_F(Spand, VcpuHandedOverMovesWhenTheTargetAttachesIt) {
     auto b = member("b");
     auto c = member("c");  // hosts nothing, routes by the placement too
     ASSERT_TRUE(a && b && c);
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
-    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    ASSERT_TRUE(place_2_and_1(*a, *b));
     uint64_t gen = placement().generation();
     EXPECT_EQ(gen, 3u);
     for (Member *m : {a.get(), b.get(), c.get()}) drain(*m, SPAN_MSG_TOPOLOGY);
@@ -919,9 +923,7 @@ TEST_F(Spand, MoveIsRelayedToTheVcpusHostAndItsAnswerBack) {
     auto a = member("a");
     auto b = member("b");
     ASSERT_TRUE(a && b);
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
-    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    ASSERT_TRUE(place_2_and_1(*a, *b));
     uint64_t gen = placement().generation();
     auto ctl = control();
     ASSERT_TRUE(ctl);
@@ -1001,9 +1003,7 @@ TEST_F(Spand, MoveRefusals) {
     auto a = member("a");
     auto b = member("b");
     ASSERT_TRUE(a && b);
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
-    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    ASSERT_TRUE(place_2_and_1(*a, *b));
     uint64_t gen = placement().generation();
     auto ctl = control();
     ASSERT_TRUE(ctl);
@@ -1162,9 +1162,7 @@ TEST_F(Spand, SpanctlMove) {
     auto a = member("a");
     auto b = member("b");
     ASSERT_TRUE(a && b);
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 0).ok());
-    ASSERT_TRUE(attach(*a, SPAN_ATTACH_VCPU, 1).ok());
-    ASSERT_TRUE(attach(*b, SPAN_ATTACH_VCPU, 2).ok());
+    ASSERT_TRUE(place_2_and_1(*a, *b));
     uint64_t gen = placement().generation();
     int rc;
     // Refused by spanctl or spand, no member asked.
